@@ -1,0 +1,1 @@
+"""streamchat's Twitch bot: answers `!chat`, joins the conversation, collects chat for retraining."""

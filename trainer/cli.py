@@ -1,0 +1,57 @@
+"""`python -m trainer <command>`: one subcommand per module, each module registering its own.
+
+Every command module exposes `register(subparsers)`, which adds its parser and sets
+`func=run` (a function taking the parsed args and returning an exit code). Command modules
+import heavy libraries (torch, transformers) inside their functions, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from trainer.errors import StreamchatError
+
+# Order is the order in `--help`.
+COMMAND_MODULES = (
+    "trainer.prepare",
+    "trainer.download",
+    "trainer.train",
+    "trainer.evaluate",
+    "trainer.generate",
+    "trainer.retrain",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer",
+        description="Import chat logs, train and evaluate a chat model, and generate from it.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except StreamchatError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
