@@ -1,0 +1,504 @@
+"""The model home: a channel's model versions, which one is current, and its retrain state.
+
+    models/<name>/
+        versions/20261128-093000/   one complete checkpoint per version (MODEL_DIR)
+        versions/20261128-120512/
+        current -> versions/20261128-120512      the version in use
+        history.json                versions in the order they became current (for rollback)
+        status.json                 the last (or running) retrain: stage, outcome, reason, figures
+        retrain.lock                held while a retrain runs: {"pid", "started", ...}
+        retrain.log                 the output of retrains started by the bot
+        work/                       a running retrain's corpus and candidate (never loaded)
+
+Why `current` is a symlink: it is replaced by renaming a new symlink over it
+(`os.replace`, one rename(2)), so at every instant `current` names either the old or the
+new version, both complete (a version folder is only ever created by renaming a finished
+checkpoint into `versions/`). `models/<name>/current` is itself a checkpoint folder that any
+Hugging Face tool loads. Where the filesystem refuses symlinks (Windows without developer
+mode), `current` is instead a small text file holding `versions/<name>`, written to a
+temporary file and renamed over the old one: just as atomic, read by `resolve_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from trainer.errors import StreamchatError
+
+logger = logging.getLogger(__name__)
+
+VERSIONS_DIR = "versions"
+CURRENT = "current"
+HISTORY_FILE = "history.json"
+STATUS_FILE = "status.json"
+LOCK_FILE = "retrain.lock"
+LOG_FILE = "retrain.log"
+WORK_DIR = "work"
+CARD_FILE = "streamchat.json"
+DEFAULT_KEEP = 5
+
+
+# ---------------------------------------------------------------- small file helpers
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON to a temporary file, fsync it, and rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def read_json(path: Path, default=None):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return default
+    except (ValueError, OSError) as error:
+        logger.warning("ignoring unreadable %s (%s)", path, error)
+        return default
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (no-op where directories can't be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (Path(path) / CARD_FILE).is_file()
+
+
+def is_home(path: Path) -> bool:
+    path = Path(path)
+    return (path / VERSIONS_DIR).is_dir() or os.path.lexists(path / CURRENT)
+
+
+# ---------------------------------------------------------------- process liveness
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (never signals it)."""
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) holds its pid but runs nothing.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- the home
+
+class ModelHome:
+    """One model home folder. Cheap to create; every method reads the disk afresh."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelHome({str(self.path)!r})"
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.path / VERSIONS_DIR
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / STATUS_FILE
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG_FILE
+
+    @property
+    def work_dir(self) -> Path:
+        return self.path / WORK_DIR
+
+    # -- versions
+
+    def versions(self) -> list[str]:
+        """Complete versions, oldest first (names are UTC timestamps, so they sort by age)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in self.versions_dir.iterdir()
+            if not entry.name.startswith(".") and is_checkpoint(entry)
+        )
+
+    def version_dir(self, version: str) -> Path:
+        return self.versions_dir / version
+
+    def current_version(self) -> str | None:
+        """The name of the current version, or None when nothing is current yet.
+
+        Cheap (one readlink), so the bot can poll it every few seconds.
+        """
+        pointer = self.path / CURRENT
+        try:
+            target = os.readlink(pointer)
+        except FileNotFoundError:
+            return None
+        except OSError:  # not a symlink: the pointer-file form
+            try:
+                target = pointer.read_text(encoding="utf-8").strip()
+            except OSError:
+                return None
+        name = Path(target).name
+        return name or None
+
+    def current_dir(self) -> Path | None:
+        version = self.current_version()
+        return self.version_dir(version) if version else None
+
+    def new_version_name(self) -> str:
+        """A fresh timestamp name, made unique with a suffix if two land in the same second."""
+        base = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        name, n = base, 1
+        while os.path.lexists(self.version_dir(name)):
+            n += 1
+            name = f"{base}-{n}"
+        return name
+
+    def add_version(self, checkpoint: Path, *, move: bool = True) -> str:
+        """Bring a finished checkpoint into `versions/` in one rename; return its version name.
+
+        `move` renames the folder (it must be on the same filesystem, e.g. under `work/`);
+        otherwise it is copied into a hidden temporary folder first, then renamed.
+        """
+        checkpoint = Path(checkpoint)
+        if not is_checkpoint(checkpoint):
+            raise StreamchatError(f"{checkpoint} is not a streamchat checkpoint (no {CARD_FILE}).")
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        name = self.new_version_name()
+        if not move:
+            staging = self.versions_dir / f".incoming-{name}-{os.getpid()}"
+            shutil.copytree(checkpoint, staging)
+            checkpoint = staging
+        os.rename(checkpoint, self.version_dir(name))
+        _fsync_dir(self.versions_dir)
+        return name
+
+    # -- the current pointer
+
+    def set_current(self, version: str) -> None:
+        """Point `current` at `version` atomically (the only way `current` ever changes)."""
+        if not is_checkpoint(self.version_dir(version)):
+            raise StreamchatError(f"{self.path}: version {version!r} does not exist or is incomplete.")
+        pointer = self.path / CURRENT
+        target = f"{VERSIONS_DIR}/{version}"
+        tmp = self.path / f".{CURRENT}.{os.getpid()}.tmp"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        try:
+            os.symlink(target, tmp, target_is_directory=True)
+        except (OSError, NotImplementedError):
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(target + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, pointer)
+        _fsync_dir(self.path)
+
+    def history(self) -> list[str]:
+        return list(read_json(self.path / HISTORY_FILE, {}).get("history", []))
+
+    def _write_history(self, history: list[str]) -> None:
+        write_json_atomic(self.path / HISTORY_FILE, {"history": history})
+
+    def previous_version(self) -> str | None:
+        """The version that was current before the current one (and still exists)."""
+        current = self.current_version()
+        history = self.history()
+        if current in history:
+            # Everything after current's last entry was rolled back from; look before it.
+            history = history[: len(history) - 1 - history[::-1].index(current)]
+        existing = set(self.versions())
+        for version in reversed(history):
+            if version != current and version in existing:
+                return version
+        return None
+
+    def promote(self, version: str, *, keep: int = DEFAULT_KEEP) -> None:
+        """Make `version` current, remember the order, and prune old versions."""
+        self.set_current(version)  # the commit point: a crash before it changes nothing
+        history = [v for v in self.history() if v != version] + [version]
+        self._write_history(history)
+        logger.info("%s: version %s is now current", self.path, version)
+        self.prune(keep)
+
+    def rollback(self, to: str | None = None) -> tuple[str | None, str]:
+        """Return to the previous version (or `to`); return (from, to)."""
+        current = self.current_version()
+        target = to or self.previous_version()
+        if target is None:
+            raise StreamchatError(
+                f"{self.path}: there is no earlier version to roll back to "
+                f"(versions: {', '.join(self.versions()) or 'none'})."
+            )
+        if target == current:
+            raise StreamchatError(f"{self.path}: {target} is already the current version.")
+        self.set_current(target)
+        history = self.history()
+        if target in history:
+            history = history[: len(history) - history[::-1].index(target)]
+        else:
+            history.append(target)
+        self._write_history(history)
+        logger.info("%s: rolled back from %s to %s", self.path, current, target)
+        return current, target
+
+    def prune(self, keep: int = DEFAULT_KEEP) -> list[str]:
+        """Delete all but the newest `keep` versions; never current or the previous one."""
+        keep = max(keep, 1)
+        protected = {self.current_version(), self.previous_version()}
+        versions = self.versions()
+        doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v not in protected]
+        for version in doomed:
+            shutil.rmtree(self.version_dir(version), ignore_errors=True)
+            logger.info("%s: removed old version %s", self.path, version)
+        if doomed:
+            self._write_history([v for v in self.history() if v not in doomed])
+        return doomed
+
+    # -- retrain status
+
+    def read_status(self) -> dict:
+        """The last retrain's status; a 'running' one whose process died reads 'interrupted'."""
+        status = read_json(self.status_path, {}) or {}
+        if status.get("state") == "running" and not _owner_alive(status):
+            status["state"] = "interrupted"
+            status.setdefault("reason", "the retrain process stopped before finishing")
+        return status
+
+    def write_status(self, **fields) -> dict:
+        status = read_json(self.status_path, {}) or {}
+        status.update(fields)
+        write_json_atomic(self.status_path, status)
+        return status
+
+    def lock(self) -> RetrainLock:
+        return RetrainLock(self.lock_path)
+
+    def describe(self) -> str:
+        """A few lines for people: versions, current, last retrain."""
+        current = self.current_version()
+        lines = [f"model home {self.path}"]
+        for version in self.versions():
+            metrics = _card_metrics(self.version_dir(version))
+            mark = "*" if version == current else " "
+            lines.append(f" {mark} {version}  {metrics}")
+        if current is None:
+            lines.append("   (no current version)")
+        status = self.read_status()
+        if status:
+            lines.append(f"last retrain: {format_status(status)}")
+        return "\n".join(lines)
+
+
+def _card_metrics(model_dir: Path) -> str:
+    card = read_json(Path(model_dir) / CARD_FILE, {}) or {}
+    metrics = card.get("metrics") or {}
+    bpc = metrics.get("bits_per_char") or metrics.get("valid_bits_per_char")
+    parts = [card.get("preset") or ""]
+    if isinstance(bpc, (int, float)):
+        parts.append(f"{bpc:.3f} bits/char")
+    return " ".join(p for p in parts if p)
+
+
+def _owner_alive(info: dict) -> bool:
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if info.get("host") not in (None, socket.gethostname()):
+        return True  # can't see another machine's processes: assume it is alive
+    if not pid_alive(pid):
+        return False
+    ticks = info.get("start_ticks")
+    return ticks is None or process_start_ticks(pid) in (None, ticks)
+
+
+def format_status(status: dict) -> str:
+    """One line: 'running: training since 12:01:05' or 'promoted 20261128-1205 (2.31 -> 2.20 bits/char)'."""
+    state = status.get("state", "unknown")
+    if state == "running":
+        stage = status.get("stage", "starting")
+        started = status.get("started", "?")
+        return f"running ({stage}) since {started}"
+    outcome = status.get("outcome") or state
+    reason = status.get("reason") or ""
+    ended = status.get("ended") or ""
+    text = f"{outcome} at {ended}" if ended else outcome
+    return f"{text}: {reason}" if reason else text
+
+
+# ---------------------------------------------------------------- the retrain lock
+
+class RetrainLock:
+    """An exclusive lock file holding its owner's pid; a dead owner's lock counts as free.
+
+    Created with O_EXCL, so of two processes starting together exactly one wins. The pid
+    (with the process start time on Linux, against pid reuse) lets a later retrain see
+    that the holder was killed and take over.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.held = False
+
+    def owner(self) -> dict | None:
+        """The live holder's info, or None when the lock is free or stale."""
+        info = read_json(self.path, None)
+        if info is None:
+            if self.path.exists():
+                # Being written this instant by a new owner, or a torn write of a dead one.
+                age = time.time() - self.path.stat().st_mtime
+                return {"pid": None, "started": "just now"} if age < 5 else None
+            return None
+        return info if _owner_alive(info) else None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        info = {
+            "pid": os.getpid(),
+            "start_ticks": process_start_ticks(os.getpid()),
+            "host": socket.gethostname(),
+            "started": utc_now(),
+        }
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.owner()
+                if holder is not None:
+                    raise StreamchatError(
+                        f"a retrain of {self.path.parent} is already running "
+                        f"(pid {holder.get('pid')}, started {holder.get('started')}); wait for it "
+                        "to finish (see its status) or stop that process first."
+                    ) from None
+                logger.warning("removing the stale retrain lock %s left by a stopped process", self.path)
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(info, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.held = True
+            return
+        raise StreamchatError(f"could not take the retrain lock {self.path}; try again.")
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> RetrainLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# ---------------------------------------------------------------- resolving a model path
+
+def resolve_model(path: str | Path) -> Path:
+    """The checkpoint folder for a plain checkpoint or for a model home's current version.
+
+    For a home this is `versions/<current>` itself (not the `current` link), so a caller
+    that loads it keeps a stable path even if `current` moves on meanwhile.
+    """
+    path = Path(path)
+    if is_checkpoint(path) and not os.path.lexists(path / CURRENT):
+        return path.resolve() if path.is_symlink() else path
+    if is_home(path):
+        home = ModelHome(path)
+        version = home.current_version()
+        if version is None:
+            raise StreamchatError(
+                f"the model home {path} has no current version yet: train one with "
+                f"`python -m trainer retrain --home {path} --collected DIR --from-scratch`, or "
+                f"adopt a checkpoint with `python -m trainer home {path} --adopt MODEL_DIR`."
+            )
+        checkpoint = home.version_dir(version)
+        if not is_checkpoint(checkpoint):
+            raise StreamchatError(
+                f"the model home {path} points at version {version}, which is missing or "
+                f"incomplete; run `python -m trainer rollback --home {path}`."
+            )
+        return checkpoint
+    if not path.exists():
+        raise StreamchatError(f"no model at {path}: the folder does not exist.")
+    raise StreamchatError(
+        f"{path} is neither a streamchat checkpoint (no {CARD_FILE}) nor a model home "
+        f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
+        "or at models/<name>/."
+    )
+
+
+def model_version(model_dir: str | Path) -> str:
+    """A short label for a resolved checkpoint: its version name inside a home, else its folder."""
+    model_dir = Path(model_dir)
+    return model_dir.name

@@ -1,0 +1,282 @@
+"""What may be learned from a channel's collected chat, and purging what may not.
+
+Each channel's collect folder (`STREAMCHAT_COLLECT_DIR/<channel>/`, the bot's daily
+`<YYYY-MM-DD>.jsonl` files) holds a `policy.json`:
+
+    {"opt_in_only": false,        learn only from `allowed` users (for cautious streamers)
+     "allowed": [hash, ...],      users who opted in
+     "opted_out": [hash, ...],    viewers who asked not to be learned from (!chatoptout)
+     "forgotten": [hash, ...],    users a moderator had forgotten
+     "cleared": {hash: time},     users whose messages were cleared (ban, timeout) at that time
+     "deleted_ids": [id, ...],    messages moderators deleted
+     "blocked_words": [word, ...]}  words the model must not learn (moderators' block list)
+
+Users are the collector's salted one-way hashes of Twitch user ids, never names.
+
+Two layers keep a removed message out of every later model:
+1. `purge` deletes the records from the jsonl files themselves, each file rewritten to a
+   temporary file and renamed over the old one (a crash leaves the old or the new file,
+   never half of one). Lines are matched by a fast substring test first and only
+   candidate lines are parsed, so a purge of a large collection takes a moment.
+2. The retrain corpus builder filters every record through `Policy.may_learn`, so a
+   message appended while a purge ran, or a collection copied from a backup, is still
+   left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from trainer.home import read_json, utc_now, write_json_atomic
+from trainer.records import ChatRecord, read_records
+
+logger = logging.getLogger(__name__)
+
+POLICY_FILE = "policy.json"
+
+# One lock per policy file within a process: the bot's event handlers and commands may
+# update the same channel's policy from different threads.
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(Path(path).resolve(), threading.Lock())
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _sent_before(record: ChatRecord, cutoff: str) -> bool:
+    """Whether a record was sent at or before `cutoff` (an undated record counts as before)."""
+    sent, limit = _parse_time(record.ts), _parse_time(cutoff)
+    return sent is None or limit is None or sent <= limit
+
+
+@dataclass
+class Policy:
+    opt_in_only: bool = False
+    allowed: set[str] = field(default_factory=set)
+    opted_out: set[str] = field(default_factory=set)
+    forgotten: set[str] = field(default_factory=set)
+    cleared: dict[str, str] = field(default_factory=dict)
+    deleted_ids: set[str] = field(default_factory=set)
+    blocked_words: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Policy:
+        return cls(
+            opt_in_only=bool(data.get("opt_in_only", False)),
+            allowed=set(data.get("allowed", [])),
+            opted_out=set(data.get("opted_out", [])),
+            forgotten=set(data.get("forgotten", [])),
+            cleared=dict(data.get("cleared", {})),
+            deleted_ids=set(data.get("deleted_ids", [])),
+            blocked_words=list(data.get("blocked_words", [])),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "opt_in_only": self.opt_in_only,
+            "allowed": sorted(self.allowed),
+            "opted_out": sorted(self.opted_out),
+            "forgotten": sorted(self.forgotten),
+            "cleared": dict(sorted(self.cleared.items())),
+            "deleted_ids": sorted(self.deleted_ids),
+            "blocked_words": self.blocked_words,
+        }
+
+    def may_collect(self, user: str | None) -> bool:
+        """Whether a new message by this user (hash) may be stored at all."""
+        if user in self.opted_out or user in self.forgotten:
+            return False
+        if self.opt_in_only:
+            return user is not None and user in self.allowed
+        return True
+
+    def may_learn(self, record: ChatRecord) -> bool:
+        """Whether a stored record may go into a training corpus."""
+        if record.id is not None and record.id in self.deleted_ids:
+            return False
+        if not self.may_collect(record.user):
+            return False
+        cleared_at = self.cleared.get(record.user) if record.user else None
+        return not (cleared_at and _sent_before(record, cleared_at))
+
+
+class PolicyStore:
+    """A channel's policy file: read it, change it under a lock, write it atomically."""
+
+    def __init__(self, channel_dir: str | Path):
+        self.channel_dir = Path(channel_dir)
+        self.path = self.channel_dir / POLICY_FILE
+        self._lock = _lock_for(self.path)
+
+    def load(self) -> Policy:
+        return Policy.from_dict(read_json(self.path, {}) or {})
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[Policy]:
+        """`with store.edit() as policy: ...` — the changes are saved when the block ends."""
+        with self._lock:
+            policy = self.load()
+            yield policy
+            write_json_atomic(self.path, policy.to_dict())
+
+
+def collected_files(channel_dir: str | Path) -> list[Path]:
+    """The collector's daily files of one channel, oldest first."""
+    channel_dir = Path(channel_dir)
+    if not channel_dir.is_dir():
+        return []
+    return sorted(p for p in channel_dir.glob("*.jsonl") if not p.name.startswith("."))
+
+
+def purge_file(path: Path, *, ids: Iterable[str] = (), users: Iterable[str] = (),
+               cleared: dict[str, str] | None = None) -> int:
+    """Remove matching records from one jsonl file atomically; return how many were removed.
+
+    A record goes when its id is in `ids`, its user in `users`, or its user is in
+    `cleared` and it was sent at or before that user's clear time. Other lines are kept
+    byte for byte; the file is only rewritten when something matched.
+    """
+    ids, users, cleared = set(ids), set(users), dict(cleared or {})
+    needles = [f'"{value}"' for value in (*ids, *users, *cleared)]
+    if not needles:
+        return 0
+    removed = 0
+    kept: list[str] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not any(needle in line for needle in needles):
+                kept.append(line)
+                continue
+            try:
+                record = ChatRecord.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                kept.append(line)  # not ours to judge; read_records reports it
+                continue
+            cutoff = cleared.get(record.user) if record.user else None
+            doomed = (
+                (record.id is not None and record.id in ids)
+                or (record.user is not None and record.user in users)
+                or (cutoff is not None and _sent_before(record, cutoff))
+            )
+            if doomed:
+                removed += 1
+            else:
+                kept.append(line)
+    if removed:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.purge")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.writelines(kept)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        logger.info("purged %d record(s) from %s", removed, path)
+    return removed
+
+
+def purge(channel_dir: str | Path, *, ids: Iterable[str] = (), users: Iterable[str] = (),
+          cleared: dict[str, str] | None = None,
+          file_guard: Callable[[Path], contextlib.AbstractContextManager] | None = None) -> int:
+    """Purge matching records from every collected file of a channel; return the count.
+
+    `file_guard(path)` (optional) is held around each file's rewrite: the bot passes its
+    collector's guard, so no append slips in between the read and the rename.
+    """
+    ids, users = list(ids), list(users)
+    total = 0
+    for path in collected_files(channel_dir):
+        guard = file_guard(path) if file_guard else contextlib.nullcontext()
+        with guard:
+            total += purge_file(path, ids=ids, users=users, cleared=cleared)
+    return total
+
+
+# ---------------------------------------------------------------- the operations
+
+def delete_message(channel_dir, message_id: str, *, file_guard=None) -> int:
+    """A moderator deleted a message: never learn from it."""
+    with PolicyStore(channel_dir).edit() as policy:
+        policy.deleted_ids.add(message_id)
+    return purge(channel_dir, ids=[message_id], file_guard=file_guard)
+
+
+def clear_user(channel_dir, user: str, *, when: str | None = None, file_guard=None) -> int:
+    """A user's messages were cleared (ban or timeout): drop everything they sent until now."""
+    when = when or utc_now()
+    with PolicyStore(channel_dir).edit() as policy:
+        previous = _parse_time(policy.cleared.get(user))
+        if previous is None or previous < (_parse_time(when) or previous):
+            policy.cleared[user] = when
+    return purge(channel_dir, cleared={user: when}, file_guard=file_guard)
+
+
+def opt_out(channel_dir, user: str, *, file_guard=None) -> int:
+    """A viewer asked not to be learned from: purge their past messages, store no new ones."""
+    with PolicyStore(channel_dir).edit() as policy:
+        policy.opted_out.add(user)
+        policy.allowed.discard(user)
+    return purge(channel_dir, users=[user], file_guard=file_guard)
+
+
+def opt_in(channel_dir, user: str) -> None:
+    """A viewer agrees to be learned from again (and joins the allow list)."""
+    with PolicyStore(channel_dir).edit() as policy:
+        policy.opted_out.discard(user)
+        policy.allowed.add(user)
+
+
+def forget(channel_dir, user: str, *, file_guard=None) -> int:
+    """A moderator had a user forgotten: purge them and never collect them again."""
+    with PolicyStore(channel_dir).edit() as policy:
+        policy.forgotten.add(user)
+        policy.allowed.discard(user)
+    return purge(channel_dir, users=[user], file_guard=file_guard)
+
+
+def set_opt_in_only(channel_dir, enabled: bool) -> None:
+    with PolicyStore(channel_dir).edit() as policy:
+        policy.opt_in_only = bool(enabled)
+
+
+def block_word(channel_dir, word: str) -> bool:
+    """Add a word to the channel's learning block list; False when it was there already."""
+    with PolicyStore(channel_dir).edit() as policy:
+        if word.casefold() in (w.casefold() for w in policy.blocked_words):
+            return False
+        policy.blocked_words.append(word)
+        return True
+
+
+def unblock_word(channel_dir, word: str) -> bool:
+    with PolicyStore(channel_dir).edit() as policy:
+        before = len(policy.blocked_words)
+        policy.blocked_words = [w for w in policy.blocked_words if w.casefold() != word.casefold()]
+        return len(policy.blocked_words) != before
+
+
+def learnable_records(channel_dir: str | Path, policy: Policy | None = None) -> Iterator[ChatRecord]:
+    """Every collected record of a channel that its policy allows, oldest first."""
+    policy = policy or PolicyStore(channel_dir).load()
+    for path in collected_files(channel_dir):
+        for record in read_records(path):
+            if policy.may_learn(record):
+                yield record
