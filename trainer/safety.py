@@ -1,0 +1,396 @@
+"""The filter chain: what may be posted in a live Twitch channel.
+
+Every message the generator returns (and anything else the bot posts) goes through
+`FilterChain`. `clean(text)` repairs what can be repaired without changing meaning (invisible
+and control characters, odd whitespace, over-long runs of one emote); `check(text)` then
+returns why the text must not be posted (a short reason string, counted per reason) or `None`.
+
+The rules, in the order they are checked:
+  empty            nothing visible left
+  invisible        control, zero-width, bidi or other invisible characters (clean() strips them)
+  too_long         over Twitch's 500 characters
+  too_many_words   over the configurable word limit
+  command          starts with `/` or `.` (Twitch chat commands) or `!` (other bots' commands)
+  url              a URL, `www.`, an IP address or anything domain-like (`bit.ly`, `a . com`)
+  mention          an `@name`, except the one name the caller allows
+  banned_word      a banned word or phrase, matched as a whole word after undoing obfuscation
+  emote_run        one word (emote) repeated more than `max_emote_run` times in a row
+  training_copy    a verbatim copy (3+ words) of a training message
+  repeat           one of the bot's own recent messages in that channel
+
+Checks run on the NFKC form (so full-width `／` or `＠` count as `/` or `@`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter, deque
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from trainer.errors import StreamchatError
+
+logger = logging.getLogger(__name__)
+
+MAX_CHARS = 500  # Twitch's limit for one chat message
+DEFAULT_MAX_WORDS = 60
+DEFAULT_MAX_EMOTE_RUN = 5
+DEFAULT_REMEMBER = 20  # how many of the bot's own messages per channel count as "recent"
+COMMAND_CHARS = "/.!"
+MIN_COPY_WORDS = 3
+
+REASONS = (
+    "empty",
+    "invisible",
+    "too_long",
+    "too_many_words",
+    "command",
+    "url",
+    "mention",
+    "banned_word",
+    "emote_run",
+    "training_copy",
+    "repeat",
+)
+
+# ---------------------------------------------------------------------------------------------
+# Invisible characters
+
+# Letters and symbols that render as nothing; spammers use them to dodge filters.
+_BLANK_LOOKING = {
+    "\u115f", "\u1160", "\u3164", "\uffa0",  # Hangul fillers
+    "\u2800",  # braille blank
+    "\ufffd",  # replacement character (a token cut inside a UTF-8 sequence)
+    "\u034f",  # combining grapheme joiner
+}
+_ZWJ = "\u200d"
+_MAX_COMBINING = 2  # combining marks kept on one base character (undoes "Zalgo" text)
+
+
+def _is_invisible(char: str) -> bool:
+    if char in _BLANK_LOOKING:
+        return True
+    category = unicodedata.category(char)
+    # Cc control (NUL, newline, DEL, C1), Cf format (zero-width, bidi, BOM, tags), Cs/Co/Cn
+    # (surrogates, private use, unassigned), Zl/Zp (line and paragraph separators).
+    return category[0] == "C" or category in ("Zl", "Zp")
+
+
+def _keeps_zwj(prev: str, nxt: str) -> bool:
+    """A zero-width joiner inside an emoji sequence (👨‍👩‍👧, 🏳️‍🌈) is part of the emoji."""
+    return bool(prev and nxt) and unicodedata.category(nxt) == "So" and (
+        unicodedata.category(prev) in ("So", "Sk") or prev == "\ufe0f"
+    )
+
+
+def strip_invisible(text: str) -> str:
+    """Drop invisible and control characters; line breaks and tabs become spaces."""
+    out: list[str] = []
+    combining = 0
+    for i, char in enumerate(text):
+        if char == _ZWJ and _keeps_zwj(out[-1] if out else "", text[i + 1 : i + 2]):
+            out.append(char)
+            continue
+        if _is_invisible(char):
+            if char in "\t\n\r\v\f\x85\u2028\u2029":
+                out.append(" ")
+            continue
+        if unicodedata.category(char) == "Mn" and char != "\ufe0f":
+            combining += 1
+            if combining > _MAX_COMBINING:
+                continue
+        else:
+            combining = 0
+        out.append(char)
+    return "".join(out)
+
+
+def sanitize(text: str) -> str:
+    """Invisible characters stripped, whitespace collapsed to single spaces, ends trimmed."""
+    return " ".join(strip_invisible(text).split())
+
+
+def strip_command_prefix(text: str) -> str:
+    """Remove leading command characters (`/ban x` -> `ban x`, `!chat !chat` -> `chat !chat`)."""
+    text = sanitize(text)
+    while text and _starts_with_command(text):
+        text = text[1:].lstrip()
+    return text
+
+
+def _starts_with_command(text: str) -> bool:
+    first = unicodedata.normalize("NFKC", text[:1])[:1]
+    return first in COMMAND_CHARS
+
+
+def cap_runs(text: str, max_run: int) -> str:
+    """Shorten runs of one repeated word ("KEKW KEKW KEKW ...") to at most `max_run`."""
+    words = text.split(" ")
+    out: list[str] = []
+    run = 0
+    for word in words:
+        run = run + 1 if out and word == out[-1] else 1
+        if run <= max_run:
+            out.append(word)
+    return " ".join(out)
+
+
+def _longest_run(words: list[str]) -> int:
+    longest = run = 0
+    for i, word in enumerate(words):
+        run = run + 1 if i and word == words[i - 1] else 1
+        longest = max(longest, run)
+    return longest
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs and mentions
+
+# Top-level domains beyond the two-letter country codes (which all count), chosen from the
+# ones spam and link shorteners use; a false alarm only costs one candidate.
+_TLDS = set(
+    """com net org info biz edu gov mil int xyz top site online store shop club live stream link
+    click fun pro app dev page blog art bet win vip casino porn sex xxx adult cam chat social
+    tech media news world life today email space website host cloud digital network team zone
+    onion gift gifts free money cash crypto nft games game gg tv io ly me""".split()
+)
+_SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|mailto|javascript|data|file):)")
+_WWW = re.compile(r"\bwww\d{0,3}\s*\.")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+# label.label.tld with no spaces: captures the last label (the would-be top-level domain).
+_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)*\.([a-z]{2,24}|xn--[a-z0-9-]+)(?![\w])")
+# "example dot com", "example (.) com", "example [dot] com"
+_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([a-z]{2,24})\b")
+# "example . com", "example. com": spaced dots are common in plain chat ("ok . so", "gg. me
+# too"), so only the top-level domains that rarely start a sentence count here.
+_SPACED_DOT = re.compile(r"\b[\w-]+(?:\s+\.\s*|\.\s+)(com|net|org|xyz|ru|io|tk|info|biz|onion)\b")
+_MENTION = re.compile(r"@\s*(\w+)")
+
+
+def _nfkc(text: str) -> str:
+    # Ideographic full stops are dots in a domain too.
+    return unicodedata.normalize("NFKC", text).casefold().replace("\u3002", ".")
+
+
+def has_url(text: str) -> bool:
+    folded = _nfkc(text)
+    if _SCHEME.search(folded) or _WWW.search(folded) or _IP.search(folded):
+        return True
+    for match in _DOMAIN.finditer(folded):
+        tld = match.group(1)
+        if len(tld) == 2 or tld in _TLDS or tld.startswith("xn--"):
+            return True
+    for match in _SPELLED_DOT.finditer(folded):
+        tld = match.group(1)
+        if len(tld) == 2 or tld in _TLDS:
+            return True
+    return _SPACED_DOT.search(folded) is not None
+
+
+def mentions(text: str) -> list[str]:
+    """The names @mentioned in `text` (case-folded)."""
+    return [m.group(1) for m in _MENTION.finditer(_nfkc(text))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Banned words
+
+# Look-alike letters from other scripts, after case folding.
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "ɡ": "g", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i",
+        "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ø": "o",
+        "ł": "l", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i",
+    }
+)
+# What each letter may be written as (l33t).
+_LEET = {
+    "a": "a4@^", "b": "b8", "c": "c(<", "e": "e3€", "g": "g96", "h": "h#", "i": "i1!|",
+    "l": "l1|", "o": "o0°", "s": "s5$", "t": "t7+", "z": "z2",
+}
+# Characters inserted between letters to dodge a filter ("n.i.g", "f a g", "f-a-g").
+_SEPARATOR = r"[\s._\-*,'\"~:;=/\\]"
+
+
+def fold_for_matching(text: str) -> str:
+    """Case-folded, accents removed, look-alike letters mapped, long runs shortened."""
+    text = unicodedata.normalize("NFKD", _nfkc(text))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.translate(_HOMOGLYPHS)
+    # Runs of one character are capped at 3 (a banned word never needs more), which also
+    # bounds the regex's work on "niiiiiiiii…".
+    return re.sub(r"(.)\1{3,}", r"\1\1\1", text)
+
+
+def _word_pattern(word: str) -> str:
+    """A regex for one banned word or phrase: each letter may be repeated, written in l33t
+    and separated from the next by dots or spaces; words of a phrase by any separators."""
+    parts = []
+    for token in word.split():
+        units = []
+        for char in token:
+            cls = "[" + re.escape(_LEET.get(char, char)) + "]"
+            units.append(f"{cls}(?:{_SEPARATOR}*{cls})*")
+        parts.append(f"{_SEPARATOR}*".join(units))
+    return f"{_SEPARATOR}+".join(parts)
+
+
+def _compile_banned(words: Iterable[str]) -> re.Pattern | None:
+    patterns = sorted({_word_pattern(w) for w in words}, key=len, reverse=True)
+    if not patterns:
+        return None
+    # Whole words: no letter or digit right before or after; an optional plural s/z.
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(patterns) + r")(?:e?[s5$z])?(?![a-z0-9])")
+
+
+def _normalize_banned(word: str) -> str:
+    return " ".join(fold_for_matching(word).split())
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """Words or phrases, one a line; blank lines and `#` comments skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise StreamchatError(f"cannot read the word list {path}: {error.strerror}") from error
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def default_banned_words() -> list[str]:
+    """The list that ships with streamchat (trainer/data/banned_words.txt)."""
+    text = resources.files("trainer").joinpath("data/banned_words.txt").read_text("utf-8")
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# The chain
+
+
+def _same_text_key(text: str) -> str:
+    return " ".join(_nfkc(text).split())
+
+
+class FilterChain:
+    """Decides whether a text may be posted; counts rejections by reason.
+
+    `banned_words=None` means the shipped default list; pass `()` for none. `fingerprints` is
+    the checkpoint's `FingerprintSet` of training messages (None: no copy check).
+    """
+
+    def __init__(
+        self,
+        *,
+        banned_words: Iterable[str] | None = None,
+        max_chars: int = MAX_CHARS,
+        max_words: int = DEFAULT_MAX_WORDS,
+        max_emote_run: int = DEFAULT_MAX_EMOTE_RUN,
+        fingerprints=None,
+        remember: int = DEFAULT_REMEMBER,
+    ):
+        self.max_chars = min(max_chars, MAX_CHARS)
+        self.max_words = max_words
+        self.max_emote_run = max_emote_run
+        self.fingerprints = fingerprints
+        self.remember_count = remember
+        self.counts: Counter[str] = Counter()
+        self._recent: dict[str | None, deque[str]] = {}
+        words = default_banned_words() if banned_words is None else banned_words
+        self._banned = {_normalize_banned(w) for w in words if w.strip()}
+        self._banned_re = _compile_banned(self._banned)
+
+    # -- banned words ------------------------------------------------------------------------
+    @property
+    def banned_words(self) -> frozenset[str]:
+        return frozenset(self._banned)
+
+    def add_banned_word(self, word: str) -> None:
+        word = _normalize_banned(word)
+        if not word:
+            raise StreamchatError("a banned word needs at least one visible character")
+        self._banned.add(word)
+        self._banned_re = _compile_banned(self._banned)
+
+    def remove_banned_word(self, word: str) -> bool:
+        """Remove a word; True when it was in the list."""
+        word = _normalize_banned(word)
+        if word not in self._banned:
+            return False
+        self._banned.discard(word)
+        self._banned_re = _compile_banned(self._banned)
+        return True
+
+    def banned_word_in(self, text: str) -> str | None:
+        """The banned word's text as it appears (obfuscated or not), or None."""
+        if self._banned_re is None:
+            return None
+        match = self._banned_re.search(fold_for_matching(text))
+        return match.group(0) if match else None
+
+    # -- the bot's own recent messages ---------------------------------------------------------
+    def remember(self, text: str, channel: str | None = None) -> None:
+        """Record a message the bot posted in `channel` (for the repeat check)."""
+        recent = self._recent.setdefault(channel, deque(maxlen=self.remember_count))
+        recent.append(_same_text_key(text))
+
+    def is_repeat(self, text: str, channel: str | None = None) -> bool:
+        return _same_text_key(text) in self._recent.get(channel, ())
+
+    # -- the chain -----------------------------------------------------------------------------
+    def clean(self, text: str) -> str:
+        """Repair what can be repaired: invisible characters, whitespace, emote walls."""
+        return cap_runs(sanitize(text), self.max_emote_run)
+
+    def check(self, text: str, *, allow_mention: str | None = None, channel: str | None = None) -> str | None:
+        """Why `text` must not be posted (one of REASONS), or None when it may be."""
+        reason = self._reason(text, allow_mention, channel)
+        if reason is not None:
+            self.counts[reason] += 1
+        return reason
+
+    def is_safe(self, text: str, *, allow_mention: str | None = None, channel: str | None = None) -> bool:
+        return self.check(text, allow_mention=allow_mention, channel=channel) is None
+
+    def _reason(self, text: str, allow_mention: str | None, channel: str | None) -> str | None:
+        if not isinstance(text, str) or not sanitize(text):
+            return "empty"
+        if strip_invisible(text) != text:
+            return "invisible"
+        if len(text) > self.max_chars:
+            return "too_long"
+        words = text.split()
+        if len(words) > self.max_words:
+            return "too_many_words"
+        if _starts_with_command(text.lstrip()):
+            return "command"
+        if has_url(text):
+            return "url"
+        allowed = allow_mention.lstrip("@").casefold() if allow_mention else None
+        if any(name != allowed for name in mentions(text)):
+            return "mention"
+        if self.banned_word_in(text) is not None:
+            return "banned_word"
+        if _longest_run(words) > self.max_emote_run:
+            return "emote_run"
+        if self.fingerprints is not None and len(words) >= MIN_COPY_WORDS and text in self.fingerprints:
+            return "training_copy"
+        if self.is_repeat(text, channel):
+            return "repeat"
+        return None
+
+
+_default_chain: FilterChain | None = None
+
+
+def is_safe(text: str, *, allow_mention: str | None = None, chain: FilterChain | None = None) -> bool:
+    """Whether `text` may be posted, by `chain` or by a chain with the default settings."""
+    global _default_chain
+    if chain is None:
+        if _default_chain is None:
+            _default_chain = FilterChain()
+        chain = _default_chain
+    return chain.check(text, allow_mention=allow_mention) is None
