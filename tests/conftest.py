@@ -23,3 +23,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real chat logs not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+TINY_TRAIN_STEPS = 60  # a few seconds on one core; enough for the loss to fall clearly
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A real streamchat checkpoint: `data/sample/` prepared, then the tiny preset trained for
+    a few seconds. Session-scoped: every test that needs a real model shares this one."""
+    try:
+        from trainer.prepare import prepare
+    except ImportError:
+        pytest.skip("trainer.prepare is not there yet; the tiny checkpoint needs the prepared sample")
+    from trainer.train import train
+
+    base = tmp_path_factory.mktemp("tiny_checkpoint")
+    data = base / "data"
+    prepare([REPO / "data" / "sample"], data, progress=False)
+    return train(data, base / "model", preset="tiny", max_steps=TINY_TRAIN_STEPS, progress=False)

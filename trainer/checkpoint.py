@@ -1,0 +1,185 @@
+"""The streamchat checkpoint (MODEL_DIR): a Hugging Face model folder plus a card.
+
+    MODEL_DIR/
+      config.json, generation_config.json, model.safetensors    AutoModelForCausalLM
+      tokenizer.json, tokenizer_config.json, ...                 AutoTokenizer
+      streamchat.json                                            the card (below)
+      training_messages.u64                                      trainer/fingerprints.py
+      metrics.jsonl, loss.png                                    the training run, when trained here
+
+The card: {"format": "streamchat-checkpoint", "format_version": 1, "boundary": "<|endoftext|>",
+"block_size", "emotes", "preset", "parameters", "data", "split", "training", "metrics",
+"versions"}.
+
+Writes are atomic: everything goes to a temporary folder beside MODEL_DIR, which then takes
+MODEL_DIR's place, so a save interrupted at any point leaves the previous checkpoint whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from trainer.chatformat import BOUNDARY
+from trainer.errors import StreamchatError
+from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
+
+logger = logging.getLogger(__name__)
+
+CARD_FILE = "streamchat.json"
+CARD_FORMAT = "streamchat-checkpoint"
+CARD_VERSION = 1
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def package_versions() -> dict:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for name in ("streamchat", "torch", "transformers", "tokenizers", "accelerate", "safetensors"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return versions
+
+
+def new_card(**fields) -> dict:
+    """A card with the fixed header fields filled in; `fields` add or override the rest."""
+    card = {
+        "format": CARD_FORMAT,
+        "format_version": CARD_VERSION,
+        "boundary": BOUNDARY,
+        "block_size": None,
+        "emotes": [],
+        "preset": None,
+        "parameters": None,
+        "data": {},
+        "split": {},
+        "training": {},
+        "metrics": {},
+        "versions": package_versions(),
+    }
+    card.update(fields)
+    return card
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`, replacing what is there with as short a gap as possible.
+
+    The old folder is first renamed aside (`.<name>.old-*`), then `new` renamed in, then
+    the old one deleted; if the process dies between the two renames, `load_card` finds
+    the old checkpoint aside and says so.
+    """
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    aside.rmdir()
+    os.replace(target, aside)
+    os.replace(new, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def save_checkpoint(
+    model,
+    tokenizer,
+    card: dict,
+    out_dir: str | Path,
+    fingerprints: FingerprintSet | None = None,
+    *,
+    extra_files: dict[str, str | Path] | None = None,
+    keep: tuple[str, ...] = (),
+) -> Path:
+    """Write model, tokenizer, card and fingerprints to `out_dir` atomically; return it.
+
+    `extra_files` ({name: source path}) are copied in (metrics.jsonl, loss.png). `keep`
+    names entries of an existing `out_dir` to carry over into the new one (moved, so big
+    run folders cost nothing).
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        full_card = new_card()
+        full_card.update(card)
+        full_card["boundary"] = BOUNDARY
+        (tmp / CARD_FILE).write_text(json.dumps(full_card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if fingerprints is not None:
+            fingerprints.save(tmp / FINGERPRINT_FILE)
+        for name, source in (extra_files or {}).items():
+            if Path(source).exists():
+                shutil.copyfile(source, tmp / name)
+        for name in keep:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, tmp / name)
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("checkpoint saved to %s", out_dir)
+    return out_dir
+
+
+def load_card(model_dir: str | Path) -> dict:
+    """The card of a checkpoint, after checking that the folder is a complete checkpoint."""
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        aside = sorted(model_dir.parent.glob(f".{model_dir.name}.old-*")) if model_dir.parent.exists() else []
+        hint = f" (a save was interrupted; the previous checkpoint is at {aside[-1]})" if aside else ""
+        raise StreamchatError(
+            f"no model at {model_dir}{hint}; train one with `python -m trainer train --data DIR --out {model_dir}`"
+        )
+    if not model_dir.is_dir():
+        raise StreamchatError(f"{model_dir} is a file, not a model folder")
+    card_path = model_dir / CARD_FILE
+    if not card_path.exists():
+        raise StreamchatError(
+            f"{model_dir} is not a streamchat checkpoint (no {CARD_FILE}); point at a folder written by "
+            "`python -m trainer train`"
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StreamchatError(f"{card_path} is unreadable ({error}); retrain or restore the checkpoint") from None
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise StreamchatError(f"{card_path} is not a streamchat checkpoint card (format is not {CARD_FORMAT!r})")
+    if int(card.get("format_version", 0)) > CARD_VERSION:
+        raise StreamchatError(
+            f"{model_dir} was written by a newer streamchat (card version {card.get('format_version')}); upgrade"
+        )
+    missing = []
+    if not any((model_dir / name).exists() for name in WEIGHT_FILES):
+        missing.append("weights (model.safetensors)")
+    if not (model_dir / "config.json").exists():
+        missing.append("config.json")
+    if not (model_dir / TOKENIZER_FILE).exists():
+        missing.append(f"tokenizer ({TOKENIZER_FILE})")
+    if missing:
+        raise StreamchatError(f"checkpoint {model_dir} is incomplete: missing {', '.join(missing)}; retrain it")
+    return card
+
+
+def load_checkpoint(model_dir: str | Path, *, device: str = "cpu"):
+    """(model, tokenizer, card) of a checkpoint, the model in eval mode on `device`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    card = load_card(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
+    return model, tokenizer, card
+
+
+def load_fingerprints(model_dir: str | Path) -> FingerprintSet:
+    path = Path(model_dir) / FINGERPRINT_FILE
+    if not path.exists():
+        raise StreamchatError(f"{model_dir} has no {FINGERPRINT_FILE}; retrain the checkpoint")
+    return FingerprintSet.load(path)
