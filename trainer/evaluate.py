@@ -1,0 +1,414 @@
+"""`python -m trainer evaluate MODEL_DIR --data DIR`: a trained model against the baselines.
+
+Held-out bits per character (the validation split of DIR): for each validation message,
+−log2 p(message and its closing boundary | the preceding validation messages of its stream),
+summed over messages and divided by the sum of (length + 1). It doesn't depend on the
+tokenizer, so models with different vocabularies and the character 5-gram compare directly.
+The model reads the chat format (`EOS m1 EOS m2 ... EOS`); each stream is scored in windows
+of the model's `block_size` that overlap by half, so every token is scored exactly once with
+at least half a window of preceding chat as context.
+
+Generation: free messages conditioned on real validation context (a random place in a
+validation stream, the 8-20 messages before it), from the raw model (no safety filter:
+evaluation measures the model) and from the word Markov chain, with the metrics of
+`trainer.genmetrics` against the real messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.errors import StreamchatError
+from trainer.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
+SAMPLING = {"temperature": 0.9, "top_p": 0.95}
+MAX_NEW_TOKENS = 40
+PRINTED_SAMPLES = 12
+LOGITS_BUDGET = 64 * 1024 * 1024  # floats of logits per forward batch (256 MB)
+
+
+@dataclass
+class LoadedModel:
+    model: object  # a transformers causal LM, in eval mode
+    tokenizer: object
+    card: dict
+    model_dir: Path
+
+    @property
+    def block_size(self) -> int:
+        limit = getattr(self.model.config, "n_positions", None) or self.card["block_size"]
+        return int(min(self.card.get("block_size") or limit, limit))
+
+
+def load_model(model_dir: str | Path) -> LoadedModel:
+    """Load a streamchat checkpoint for evaluation (StreamchatError when it isn't one)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.checkpoint import load_card
+
+    model_dir = Path(model_dir)
+    card = load_card(model_dir)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    if tokenizer.eos_token_id is None:
+        raise StreamchatError(f"{model_dir}: the tokenizer has no boundary (eos) token; retrain the model")
+    return LoadedModel(model, tokenizer, card, model_dir)
+
+
+def _as_loaded(model_dir_or_loaded) -> LoadedModel:
+    if isinstance(model_dir_or_loaded, LoadedModel):
+        return model_dir_or_loaded
+    return load_model(model_dir_or_loaded)
+
+
+def group_streams(records: Iterable[ChatRecord | str]) -> list[list[str]]:
+    """Message texts grouped by stream, each in record order (time order)."""
+    from trainer.baselines import group_streams as group
+
+    return group(records)
+
+
+# ----- bits per character -------------------------------------------------------------------
+def _windows(length: int, block: int, stride: int) -> list[tuple[int, int, int]]:
+    """(begin, end, first scored position) of each window over a sequence of `length` tokens.
+
+    Position t is predicted from the tokens before it; positions 1..length-1 are scored, each
+    once, in the window that gives it the most context while sliding by `stride`.
+    """
+    windows = []
+    scored_until = 1
+    begin = 0
+    while scored_until < length:
+        end = min(begin + block, length)
+        windows.append((begin, end, scored_until))
+        scored_until = end
+        begin += stride
+    return windows
+
+
+def model_message_bits(
+    model_dir_or_loaded, streams: Sequence[Sequence[str]], *, stride: int | None = None, progress: bool = False
+) -> list[np.ndarray]:
+    """−log2 p(message and its closing boundary | preceding messages) per message, per stream."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from trainer.chatformat import encode_messages
+
+    loaded = _as_loaded(model_dir_or_loaded)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    eos = tokenizer.eos_token_id
+    block = loaded.block_size
+    stride = stride or max(1, block // 2)
+    device = next(model.parameters()).device
+
+    # Every window of every stream, with where its scored targets go.
+    stream_ids, stream_spans, jobs = [], [], []
+    for s, texts in enumerate(streams):
+        pieces = encode_messages(tokenizer, texts)
+        ids = [eos]
+        for piece in pieces:
+            ids.extend(piece)
+            ids.append(eos)
+        stream_ids.append(np.array(ids, dtype=np.int64))
+        stream_spans.append(np.array([len(p) + 1 for p in pieces], dtype=np.int64))
+        jobs.extend((s, *window) for window in _windows(len(ids), block, stride))
+    token_bits = [np.zeros(len(ids), dtype=np.float64) for ids in stream_ids]
+
+    vocab = model.config.vocab_size
+    batch_size = max(1, LOGITS_BUDGET // (block * vocab))
+    bar = tqdm(total=len(jobs), desc="bits per char", unit="window", disable=not progress)
+    with torch.inference_mode():
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start : start + batch_size]
+            width = max(end - begin for _, begin, end, _ in batch)
+            inputs = torch.full((len(batch), width), eos, dtype=torch.long)
+            for row, (s, begin, end, _) in enumerate(batch):
+                inputs[row, : end - begin] = torch.from_numpy(stream_ids[s][begin:end])
+            # Right padding only: causal attention never lets a real token see the pads.
+            logits = model(input_ids=inputs.to(device)).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            for row, (s, begin, end, first) in enumerate(batch):
+                targets = torch.from_numpy(stream_ids[s][first:end]).to(device)
+                rows = torch.arange(first - begin - 1, end - begin - 1, device=device)
+                picked = logprobs[row, rows, targets].double().cpu().numpy()
+                token_bits[s][first:end] = -picked / math.log(2)
+            bar.update(len(batch))
+    bar.close()
+    # token 0 is the opening boundary; each message is its tokens and its closing boundary
+    return [
+        np.add.reduceat(bits[1:], np.concatenate([[0], np.cumsum(spans)[:-1]])) if len(spans) else np.zeros(0)
+        for bits, spans in zip(token_bits, stream_spans)
+    ]
+
+
+def bits_per_char(model_dir_or_loaded, records: Iterable[ChatRecord | str], *, progress: bool = False) -> float:
+    """Held-out bits per character of the model on `records` (grouped by stream, in order)."""
+    streams = group_streams(records)
+    chars = sum(len(t) + 1 for texts in streams for t in texts)
+    if chars == 0:
+        raise StreamchatError("no messages to score: the validation set is empty")
+    bits = model_message_bits(model_dir_or_loaded, streams, progress=progress)
+    return float(sum(b.sum() for b in bits) / chars)
+
+
+def _bpc_summary(bits: list[np.ndarray], streams: Sequence[Sequence[str]], novel: np.ndarray) -> dict:
+    """Overall bits per char, and on the messages that never occur in training."""
+    all_bits = np.concatenate(bits)
+    chars = np.array([len(t) + 1 for texts in streams for t in texts], dtype=np.float64)
+    return {
+        "bits_per_char": float(all_bits.sum() / chars.sum()),
+        "bits_per_char_novel": float(all_bits[novel].sum() / chars[novel].sum()) if novel.any() else None,
+    }
+
+
+# ----- generation -----------------------------------------------------------------------------
+def sample_contexts(streams: Sequence[Sequence[str]], samples: int, seed: int = 0) -> list[tuple[list[str], str]]:
+    """`samples` places in the validation streams: (the 8-20 messages before, the real message)."""
+    rng = random.Random(seed)
+    low, high = CONTEXT_MESSAGES
+    places = [(s, i) for s, texts in enumerate(streams) for i in range(1, len(texts))]
+    if not places:
+        return []
+    chosen = [places[rng.randrange(len(places))] for _ in range(samples)]
+    result = []
+    for s, i in chosen:
+        size = rng.randint(low, high)
+        result.append((list(streams[s][max(0, i - size) : i]), streams[s][i]))
+    return result
+
+
+def model_generate(
+    loaded: LoadedModel,
+    contexts: Sequence[Sequence[str]],
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    progress: bool = False,
+) -> list[str]:
+    """One raw sample of the model per context (no filter): top-p 0.95, temperature 0.9."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from trainer.chatformat import context_ids
+
+    model, tokenizer = loaded.model, loaded.tokenizer
+    eos = tokenizer.eos_token_id
+    block = loaded.block_size
+    max_new_tokens = min(max_new_tokens, block // 2)
+    device = next(model.parameters()).device
+    torch.manual_seed(seed)
+    outputs: list[str] = []
+    bar = tqdm(total=len(contexts), desc="generating", unit="message", disable=not progress)
+    with torch.inference_mode():
+        for start in range(0, len(contexts), batch_size):
+            prompts = [context_ids(tokenizer, ctx, block - max_new_tokens) for ctx in contexts[start : start + batch_size]]
+            width = max(len(p) for p in prompts)
+            input_ids = torch.full((len(prompts), width), eos, dtype=torch.long)
+            attention = torch.zeros((len(prompts), width), dtype=torch.long)
+            for row, prompt in enumerate(prompts):  # left padding, masked out
+                input_ids[row, width - len(prompt) :] = torch.tensor(prompt)
+                attention[row, width - len(prompt) :] = 1
+            generated = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                do_sample=True,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=eos,
+                pad_token_id=eos,
+                **SAMPLING,
+            )
+            for row in generated[:, width:].tolist():
+                new = row[: row.index(eos)] if eos in row else row
+                outputs.append(tokenizer.decode(new, skip_special_tokens=True).strip())
+            bar.update(len(prompts))
+    bar.close()
+    return outputs
+
+
+# ----- the whole evaluation -----------------------------------------------------------------
+def _read_split(data_dir: Path) -> tuple[list[ChatRecord], list[ChatRecord], set[str]]:
+    if not data_dir.is_dir():
+        raise StreamchatError(f"data folder {data_dir} does not exist; make one with `python -m trainer prepare`")
+    missing = [name for name in (TRAIN_FILE, VALID_FILE) if not (data_dir / name).is_file()]
+    if missing:
+        raise StreamchatError(
+            f"{data_dir} is not a prepared corpus (no {', '.join(missing)}); "
+            f"make one with `python -m trainer prepare LOGS... --out {data_dir}`"
+        )
+    train = list(read_records(data_dir / TRAIN_FILE))
+    valid = list(read_records(data_dir / VALID_FILE))
+    if not train:
+        raise StreamchatError(f"{data_dir / TRAIN_FILE} has no messages; run `python -m trainer prepare` on more chat")
+    if not valid:
+        raise StreamchatError(
+            f"{data_dir / VALID_FILE} has no messages: nothing to evaluate on; "
+            "prepare the corpus again with a validation stream (prepare's --valid)"
+        )
+    emotes_path = data_dir / EMOTES_FILE
+    emotes = set(emotes_path.read_text(encoding="utf-8").split()) if emotes_path.is_file() else set()
+    return train, valid, emotes
+
+
+def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: bool = True, seed: int = 0) -> dict:
+    """Bits per char of the model and the character 5-gram on the validation split, and
+    generation metrics of the model and the word Markov chain (see the module docstring)."""
+    from trainer.baselines import CharNgram, MarkovChain
+    from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
+    from trainer.genmetrics import generation_metrics
+
+    model_dir, data_dir = Path(model_dir), Path(data_dir)
+    loaded = load_model(model_dir)  # first: a wrong model dir fails before any slow work
+    train, valid, emotes = _read_split(data_dir)
+    train_texts = [r.text for r in train]
+    valid_streams = group_streams(valid)
+    valid_texts = [t for texts in valid_streams for t in texts]
+    timing = {}
+
+    start = time.perf_counter()
+    training_set = FingerprintSet.from_texts(train_texts)
+    novel = np.array([t not in training_set for t in valid_texts])
+    model_bits = model_message_bits(loaded, valid_streams, progress=progress)
+    timing["model_bpc_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    ngram = CharNgram(5).fit(group_streams(train))
+    ngram_bits = [ngram.stream_message_bits(texts) for texts in valid_streams]
+    timing["ngram_s"] = time.perf_counter() - start
+
+    model_bpc = _bpc_summary(model_bits, valid_streams, novel)
+    ngram_bpc = _bpc_summary(ngram_bits, valid_streams, novel)
+    result = {
+        "model_dir": str(model_dir),
+        "data_dir": str(data_dir),
+        "validation": {
+            "streams": len(valid_streams),
+            "messages": len(valid_texts),
+            "chars": sum(len(t) + 1 for t in valid_texts),
+            "novel_share": float(novel.mean()),
+        },
+        "bits_per_char": {
+            "model": model_bpc["bits_per_char"],
+            "char_5gram": ngram_bpc["bits_per_char"],
+            "model_vs_5gram": model_bpc["bits_per_char"] / ngram_bpc["bits_per_char"] - 1,
+            "model_novel": model_bpc["bits_per_char_novel"],
+            "char_5gram_novel": ngram_bpc["bits_per_char_novel"],
+        },
+        "generation": None,
+        "examples": [],
+        "timing_s": timing,
+    }
+    if samples <= 0:
+        return result
+
+    start = time.perf_counter()
+    places = sample_contexts(valid_streams, samples, seed=seed)
+    contexts = [context for context, _ in places]
+    real = [message for _, message in places]
+    model_outputs = model_generate(loaded, contexts, seed=seed, progress=progress)
+    timing["model_generate_s"] = time.perf_counter() - start
+    chain = MarkovChain(seed=seed).fit(train_texts)
+    markov_outputs = [chain.generate(context) for context in contexts]
+
+    fingerprint_file = model_dir / FINGERPRINT_FILE
+    model_training = FingerprintSet.load(fingerprint_file) if fingerprint_file.is_file() else training_set
+    common = {"real": real, "real_all": valid_texts, "emotes": emotes}
+    result["generation"] = {
+        "samples": len(places),
+        "context_messages": list(CONTEXT_MESSAGES),
+        "sampling": {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS, "filtered": False},
+        "model": generation_metrics(model_outputs, training=model_training, **common),
+        "markov": generation_metrics(markov_outputs, training=training_set, **common),
+    }
+    result["examples"] = [
+        {"context": contexts[i][-3:], "real": real[i], "model": model_outputs[i], "markov": markov_outputs[i]}
+        for i in range(min(PRINTED_SAMPLES, len(places)))
+    ]
+    return result
+
+
+# ----- command line ---------------------------------------------------------------------------
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="measure a trained model against the baselines on the validation split",
+        description=(
+            "Held-out bits per character of the model and of a character 5-gram (Kneser-Ney), and "
+            "generation metrics of the model and of a word Markov chain, on DIR's validation split."
+        ),
+    )
+    parser.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="a checkpoint written by `train`")
+    parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="a corpus written by `prepare`")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures to this JSON file")
+    parser.add_argument("--samples", type=int, default=200, metavar="N", help="generated messages per generator (0: skip)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the places sampled and the sampling")
+    parser.set_defaults(func=run)
+
+
+def format_report(result: dict) -> str:
+    bpc = result["bits_per_char"]
+    val = result["validation"]
+    novel = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    lines = [
+        f"validation: {val['messages']} messages in {val['streams']} streams, "
+        f"{val['novel_share']:.0%} never seen in training",
+        "bits per char       all     novel messages",
+        f"  model          {bpc['model']:.3f}   {novel(bpc['model_novel'])}",
+        f"  char 5-gram    {bpc['char_5gram']:.3f}   {novel(bpc['char_5gram_novel'])}",
+        f"  model vs 5-gram: {bpc['model_vs_5gram']:+.1%}",
+    ]
+    generation = result.get("generation")
+    if generation:
+        rows = [
+            ("empty rate", "empty_rate", None, "{:.1%}"),
+            ("one-word rate", "one_word_rate", "real_one_word_rate", "{:.1%}"),
+            ("mean words", "mean_words", "real_mean_words", "{:.2f}"),
+            ("median words", "median_words", "real_median_words", "{:.1f}"),
+            ("words hist. distance", "words_histogram_distance", None, "{:.3f}"),
+            ("copies (3+ words)", "copy_rate_3plus", None, "{:.1%}"),
+            ("distinct-1", "distinct_1", "real_distinct_1", "{:.3f}"),
+            ("distinct-2", "distinct_2", "real_distinct_2", "{:.3f}"),
+            ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
+            ("realism AUC", "realism_auc", None, "{:.3f}"),
+        ]
+        fmt = lambda f, v: "n/a" if v is None else f.format(v)  # noqa: E731
+        lines.append(f"generation ({generation['samples']} messages each)   model     markov    real")
+        for label, key, real_key, f in rows:
+            real = fmt(f, generation["model"][real_key]) if real_key else ""
+            lines.append(
+                f"  {label:<22} {fmt(f, generation['model'][key]):>9} {fmt(f, generation['markov'][key]):>9} {real:>9}"
+            )
+    for i, example in enumerate(result.get("examples", []), 1):
+        lines.append(f"--- sample {i}: ... {' | '.join(example['context'])}")
+        lines.append(f"    real:   {example['real']}")
+        lines.append(f"    model:  {example['model']}")
+        lines.append(f"    markov: {example['markov']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.samples < 0:
+        raise StreamchatError("--samples must be 0 or more")
+    result = evaluate(args.model_dir, args.data, samples=args.samples, seed=args.seed)
+    print(format_report(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    return 0
