@@ -1,0 +1,322 @@
+"""Cleaning chat messages: the rules that turn a raw chat line into something a model may learn.
+
+Every rule is counted, so `stats.json` says exactly what happened to every message:
+
+- dropped (`DROP_*`): messages of bot accounts and of the bot itself, `!commands`, sub/gift/raid
+  and other system notices, messages containing a user-blocked word, messages left empty after
+  cleaning (only a link, only a mention, only invisible characters), repeats thinned out of a burst;
+- changed (`CHANGE_*`): `/me` and CTCP ACTION wrappers unwrapped, URLs removed, `@mentions` and
+  usernames replaced by the neutral `MENTION` (the model must never learn a username), invisible
+  characters stripped (U+E0000 tags, zero-width, bidi controls, control characters), whitespace
+  collapsed, runs of one word or character capped, very long messages cut at a word boundary.
+
+`clean_message(text)` applies the rules that need nothing but the text; the bot uses it on live
+chat. `MessageCleaner` adds the rules that need the sender or the stream (bots, usernames of the
+log, bursts) and is what `prepare` runs.
+
+The hot path is written for speed (about 1 µs for a typical message): each rule is guarded by a
+cheap test (`in`, `isprintable`, `startswith`) before any regular expression runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable
+
+# Every @mention and every username found in a message becomes this one neutral word.
+MENTION = "@user"
+
+# Known bot accounts (lowercase logins). The user adds more with `--bots`.
+DEFAULT_BOTS = frozenset(
+    {
+        "nightbot", "streamelements", "fossabot", "moobot", "streamlabs", "wizebot", "deepbot",
+        "phantombot", "coebot", "ankhbot", "botisimo", "soundalerts", "sery_bot", "pretzelrocks",
+        "commanderroot", "stay_hydrated_bot", "kofistreambot", "supibot", "own3d", "streamstickers",
+        "tangiabot", "blerp", "frostytoolsdotcom", "wzbot", "pokemoncommunitygame",
+        "streamcaptainbot", "songlistbot", "restreambot", "vivbot", "twitchnotify", "jtv",
+        "twitchprimereminder", "nightbot_", "ohbot", "revlobot", "scorpbot", "hnlbot", "moobot_",
+        "streamjar", "lolrankbot", "mikuia", "xanbot", "dixperbro", "buttsbot", "potatbotat",
+        "thepositivebot", "lumiastream", "creatisbot", "fyow_bot", "songlist", "stream_elements",
+        "electricallongboard", "anotherttvviewer", "lurxx", "drapsnatt",
+    }
+)
+
+MAX_CHARS = 300  # Twitch allows 500; longer than this is a copypasta wall, cut at a word boundary
+MAX_WORD_REPEAT = 6  # "LUL LUL LUL ..." keeps six in a row
+MAX_CHAR_RUN = 12  # "AAAAAAAAAAAAAAAAAAAA" keeps twelve
+BURST_WINDOW = 50  # a message repeated among the last 50 kept messages of a stream ...
+BURST_MAX = 5  # ... is kept at most 5 times: emote trains stay, 16,000 copies don't
+
+DROP_EMPTY = "empty"
+DROP_BOT = "bot_account"
+DROP_SELF = "own_bot"
+DROP_COMMAND = "command"
+DROP_NOTICE = "system_notice"
+DROP_BLOCKED = "blocked_word"
+DROP_LINK_ONLY = "link_only"
+DROP_MENTION_ONLY = "mention_only"
+DROP_BURST = "burst_repeat"
+DROP_REASONS = (
+    DROP_BOT, DROP_SELF, DROP_COMMAND, DROP_NOTICE, DROP_BLOCKED, DROP_EMPTY, DROP_LINK_ONLY,
+    DROP_MENTION_ONLY, DROP_BURST,
+)
+
+CHANGE_ACTION = "action_unwrapped"
+CHANGE_URL = "url_removed"
+CHANGE_MENTION = "mention_replaced"
+CHANGE_USERNAME = "username_replaced"
+CHANGE_INVISIBLE = "invisible_stripped"
+CHANGE_SPACE = "whitespace_normalized"
+CHANGE_REPEAT = "repeats_capped"
+CHANGE_LONG = "long_capped"
+
+# Sub, resub, gift, raid, ban notices as chat logs print them: at the start of the text, after
+# at most one word (the user's name). Specific phrases only, so "i subscribed to him" stays.
+_NOTICE = re.compile(
+    r"(?:\S+ )?(?:"
+    r"subscribed (?:with (?:Twitch )?Prime|at Tier \d|for \d+ months? in a row|to .{1,30} for \d+ months)"
+    r"|just subscribed(?: with| to|!|$)"
+    r"|(?:is )?gifting (?:a|an|\d+) (?:Tier \d )?[Ss]ub"
+    r"|gifted (?:a|an|\d+) (?:Tier \d )?[Ss]ubs?(?: to|!|$)"
+    r"|gifted a Tier \d sub to"
+    r"|is continuing the Gift Sub"
+    r"|is paying forward the Gift"
+    r"|converted from a (?:Twitch )?Prime sub"
+    r"|is extending their (?:Gift )?Sub"
+    r"|raiders from \S+ have joined"
+    r"|is raiding with a party"
+    r"|(?:has|just) raided the channel"
+    r"|has been (?:timed out|banned|permanently banned|unbanned)"
+    r"|is now (?:live|hosting)|now hosting \S+"
+    r"|(?:cheered|donated) \$?\d"
+    r")"
+)
+_URL = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|\b(?:[\w-]+\.)+(?:com|net|org|tv|gg|io|ly|be|me|co|app|link|gl|xyz|to|tk|ru|de|uk)(?:/\S*)?\b",
+    re.IGNORECASE,
+)
+_MENTION = re.compile(r"@\w+")
+# Zero-width and joiner characters, bidi controls, BOM, the U+E0000 tag block, C0/C1 controls.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\U000e0000-\U000e007f]+"
+)
+_CHAR_RUN = re.compile(r"(.)\1{%d,}" % MAX_CHAR_RUN)
+# Words that could be a Twitch login, for the username check.
+_LOGIN_WORD = re.compile(r"[a-z0-9_]{4,25}")
+_LOGIN_WORD_CASED = re.compile(r"[A-Za-z0-9_]{4,25}")
+
+
+def _bump(counts: dict, key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def clean_text(text: str, drops: dict, changes: dict) -> str | None:
+    """The text-only rules; returns the cleaned text or None, counting into `drops`/`changes`."""
+    if text.startswith(("/me ", "\x01ACTION ")):
+        text = text[4:] if text[0] == "/" else text[8:].rstrip("\x01")
+        _bump(changes, CHANGE_ACTION)
+    if not text.isprintable():
+        stripped = _INVISIBLE.sub("", text)
+        if stripped != text:
+            _bump(changes, CHANGE_INVISIBLE)
+        # Tabs, newlines and exotic spaces become single spaces.
+        text = " ".join(stripped.split())
+    if not text:
+        _bump(drops, DROP_EMPTY)
+        return None
+    first = text[0]
+    if first == "!" or first == "/":
+        _bump(drops, DROP_COMMAND)
+        return None
+    if _NOTICE.match(text):
+        _bump(drops, DROP_NOTICE)
+        return None
+    if "." in text or "://" in text:
+        replaced = _URL.sub("", text)
+        if replaced != text:
+            _bump(changes, CHANGE_URL)
+            text = " ".join(replaced.split())
+            if not text:
+                _bump(drops, DROP_LINK_ONLY)
+                return None
+    if "@" in text:
+        replaced = _MENTION.sub(MENTION, text)
+        if replaced != text:
+            _bump(changes, CHANGE_MENTION)
+            text = replaced
+    if "  " in text or text[0] == " " or text[-1] == " ":
+        text = " ".join(text.split())
+        _bump(changes, CHANGE_SPACE)
+        if not text:
+            _bump(drops, DROP_EMPTY)
+            return None
+    if len(text) > 24:
+        text = _cap(text, changes)
+    return text
+
+
+def _cap(text: str, changes: dict) -> str:
+    """Cap runs of one character, runs of one word, and the length."""
+    if _CHAR_RUN.search(text):
+        text = _CHAR_RUN.sub(lambda m: m.group(1) * MAX_CHAR_RUN, text)
+        _bump(changes, CHANGE_REPEAT)
+    words = text.split(" ")
+    if len(words) > MAX_WORD_REPEAT:
+        kept = []
+        run = 0
+        previous = None
+        for word in words:
+            run = run + 1 if word == previous else 1
+            previous = word
+            if run <= MAX_WORD_REPEAT:
+                kept.append(word)
+        if len(kept) != len(words):
+            text = " ".join(kept)
+            _bump(changes, CHANGE_REPEAT)
+    if len(text) > MAX_CHARS:
+        cut = text.rfind(" ", 0, MAX_CHARS + 1)
+        text = text[: cut if cut > MAX_CHARS // 2 else MAX_CHARS]
+        _bump(changes, CHANGE_LONG)
+    return text
+
+
+def clean_message(text: str, *, blocked_words: Iterable[str] = ()) -> str | None:
+    """Clean one message with the rules that need only its text; None means drop it.
+
+    The bot runs this on live chat before collecting it, so collected and imported chat follow
+    the same rules. Bot accounts and bursts need the sender and the stream: see `MessageCleaner`.
+    """
+    counts: dict = {}
+    cleaned = clean_text(text, counts, counts)
+    if cleaned is None or cleaned == MENTION:
+        return None
+    blocked = blocked_word_pattern(blocked_words)
+    if blocked is not None and blocked.search(cleaned):
+        return None
+    return cleaned
+
+
+def blocked_word_pattern(words: Iterable[str]) -> re.Pattern | None:
+    """One case-insensitive whole-word pattern for the user's blocked words (None when empty)."""
+    words = sorted({w.strip() for w in words if w and w.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, words)), re.IGNORECASE)
+
+
+def read_word_list(path) -> list[str]:
+    """Words from a file, one per line; blank lines and `#` comments are ignored."""
+    with open(path, encoding="utf-8-sig") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+
+
+def could_be_username(name: str) -> bool:
+    """Whether a chatter's login is distinctive enough to replace where it appears as a word.
+
+    Short all-letter logins (`hands`, `greed`, `pluto` are real chatters) are ordinary words far
+    more often than names; a name with a digit or an underscore, or of six letters or more, is not.
+    """
+    return len(name) >= 6 or (len(name) >= 4 and not name.isalpha())
+
+
+class MessageCleaner:
+    """All cleaning rules for imported logs, with every drop and change counted.
+
+    One cleaner serves a whole import; call `start_stream()` at each new stream (it resets the
+    burst window and the names of the stream's chatters).
+    """
+
+    def __init__(
+        self,
+        bot_names: Iterable[str] = (),
+        own_name: str | None = None,
+        blocked_words: Iterable[str] = (),
+    ):
+        self.bots = frozenset(DEFAULT_BOTS | {b.strip().lower().lstrip("@") for b in bot_names if b.strip()})
+        self.own_name = own_name.strip().lower().lstrip("@") if own_name else None
+        self.blocked = blocked_word_pattern(blocked_words)
+        self.drops: dict[str, int] = {}
+        self.changes: dict[str, int] = {}
+        self.start_stream()
+
+    def start_stream(self) -> None:
+        self.names: set[str] = set()
+        self._window: deque[str] = deque()
+        self._window_counts: dict[str, int] = {}
+
+    def add_names(self, users: Iterable[str | None]) -> None:
+        """Chatters of the current stream: their logins are replaced where they appear as words."""
+        add = self.names.add
+        for user in users:
+            if user:
+                name = user.lower()
+                if could_be_username(name):
+                    add(name)
+
+    def clean(self, user: str | None, text: str, is_system: bool = False) -> str | None:
+        """Clean one parsed message; None means dropped (and counted)."""
+        drops = self.drops
+        if is_system:
+            drops[DROP_NOTICE] = drops.get(DROP_NOTICE, 0) + 1
+            return None
+        if user is not None:
+            login = user.lower()
+            if login in self.bots:
+                drops[DROP_BOT] = drops.get(DROP_BOT, 0) + 1
+                return None
+            if login == self.own_name:
+                drops[DROP_SELF] = drops.get(DROP_SELF, 0) + 1
+                return None
+        text = clean_text(text, drops, self.changes)
+        if text is None:
+            return None
+        names = self.names
+        if names and not names.isdisjoint(_LOGIN_WORD.findall(text.lower())):
+            text = self._replace_names(text)
+        if text == MENTION:
+            drops[DROP_MENTION_ONLY] = drops.get(DROP_MENTION_ONLY, 0) + 1
+            return None
+        if self.blocked is not None and self.blocked.search(text):
+            drops[DROP_BLOCKED] = drops.get(DROP_BLOCKED, 0) + 1
+            return None
+        # Burst thinning: count this text among the last BURST_WINDOW kept messages.
+        counts = self._window_counts
+        seen = counts.get(text, 0)
+        if seen >= BURST_MAX:
+            drops[DROP_BURST] = drops.get(DROP_BURST, 0) + 1
+            return None
+        counts[text] = seen + 1
+        window = self._window
+        window.append(text)
+        if len(window) > BURST_WINDOW:
+            old = window.popleft()
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
+        return text
+
+    def _replace_names(self, text: str) -> str:
+        names = self.names
+        replaced = 0
+
+        def swap(match: re.Match) -> str:
+            nonlocal replaced
+            word = match.group()
+            # camelCase and ALLCAPS words are emotes (peepoWeird), not names typed in chat.
+            if word.lower() in names and not any(c.isupper() for c in word[1:]):
+                replaced += 1
+                return MENTION
+            return word
+
+        out = _LOGIN_WORD_CASED.sub(swap, text)
+        if replaced:
+            self.changes[CHANGE_USERNAME] = self.changes.get(CHANGE_USERNAME, 0) + replaced
+            # "@@user" when the name already had an @ is impossible (mentions are replaced first),
+            # but "@user @user" from "@a b" is fine.
+        return out
