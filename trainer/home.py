@@ -43,6 +43,7 @@ LOCK_FILE = "retrain.lock"
 LOG_FILE = "retrain.log"
 WORK_DIR = "work"
 CARD_FILE = "streamchat.json"
+RETRAIN_CARD = "retrain.json"  # in a version promoted by a retrain: its evaluation on fresh chat
 DEFAULT_KEEP = 5
 
 
@@ -352,13 +353,23 @@ class ModelHome:
         return "\n".join(lines)
 
 
-def _card_metrics(model_dir: Path) -> str:
+def version_figures(model_dir: Path) -> dict:
+    """What a version is known by: preset, parameters, bits per char (fresh chat when retrained)."""
     card = read_json(Path(model_dir) / CARD_FILE, {}) or {}
+    retrained = read_json(Path(model_dir) / RETRAIN_CARD, {}) or {}
     metrics = card.get("metrics") or {}
-    bpc = metrics.get("bits_per_char") or metrics.get("valid_bits_per_char")
-    parts = [card.get("preset") or ""]
-    if isinstance(bpc, (int, float)):
-        parts.append(f"{bpc:.3f} bits/char")
+    fresh = (retrained.get("evaluation") or {}).get("bits_per_char")
+    return {"preset": card.get("preset"), "parameters": card.get("parameters"),
+            "bits_per_char": fresh or metrics.get("valid_bits_per_char_packed"),
+            "measured_on": "fresh chat" if fresh else "its validation split",
+            "promoted": retrained.get("promoted")}
+
+
+def _card_metrics(model_dir: Path) -> str:
+    figures = version_figures(model_dir)
+    parts = [figures["preset"] or ""]
+    if isinstance(figures["bits_per_char"], (int, float)):
+        parts.append(f"{figures['bits_per_char']:.3f} bits/char on {figures['measured_on']}")
     return " ".join(p for p in parts if p)
 
 

@@ -1,7 +1,7 @@
 """What may be learned from a channel's collected chat, and purging what may not.
 
 Each channel's collect folder (`STREAMCHAT_COLLECT_DIR/<channel>/`, the bot's daily
-`<YYYY-MM-DD>.jsonl` files) holds a `policy.json`:
+`<YYYY-MM-DD>.jsonl` files) holds a `.policy.json` (hidden, like the collector's `.salt`, so `prepare` pointed at the folder skips it):
 
     {"opt_in_only": false,        learn only from `allowed` users (for cautious streamers)
      "allowed": [hash, ...],      users who opted in
@@ -40,7 +40,7 @@ from trainer.records import ChatRecord, read_records
 
 logger = logging.getLogger(__name__)
 
-POLICY_FILE = "policy.json"
+POLICY_FILE = ".policy.json"  # hidden: `prepare` skips it when pointed at the folder
 
 # One lock per policy file within a process: the bot's event handlers and commands may
 # update the same channel's policy from different threads.

@@ -1,0 +1,201 @@
+"""Retraining a model home from collected chat: promotion, refusal, rollback, a kill midway, privacy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from trainer import privacy
+from trainer.checkpoint import load_card
+from trainer.errors import StreamchatError
+from trainer.home import ModelHome, resolve_model
+from trainer.records import ChatRecord, read_records, write_records
+from trainer.retrain import RetrainOptions, build_corpus, decide, extend_with_emotes, retrain
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+# Words that exist only in messages that must never be learned.
+MARKERS = {
+    "deleted": "zebracornDeleted",
+    "cleared": "zebracornCleared",
+    "opted_out": "zebracornOptout",
+    "forgotten": "zebracornForgotten",
+    "blocked": "zebracornBlocked",
+}
+
+
+def sample_texts(checkpoint: Path) -> list[str]:
+    """The prepared sample the tiny checkpoint was trained on (its card names the folder)."""
+    data = Path(load_card(checkpoint)["data"]["dir"])
+    texts = [r.text for r in read_records(data / "train.jsonl")]
+    texts += [r.text for r in read_records(data / "valid.jsonl")]
+    return texts
+
+
+def make_collected(root: Path, texts: list[str], *, n: int = 1500, users: int = 40) -> Path:
+    """A channel's collected chat as the bot writes it: two days, ids, salted-hash-like users."""
+    chan = root / "collected" / "somechannel"
+    records = []
+    for i in range(n):
+        day = "2026-11-27" if i < n // 2 else "2026-11-28"
+        second = i % (n // 2)
+        records.append(ChatRecord(
+            text=texts[i % len(texts)], channel="somechannel", stream=f"somechannel/{day}",
+            ts=f"{day}T{10 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z",
+            id=f"msg-{i}", user=f"user{i % users:02d}hash",
+        ))
+    # One message of each kind that must go, early enough to land in training.
+    for k, (kind, marker) in enumerate(MARKERS.items()):
+        records[100 + k] = ChatRecord(
+            text=f"{marker} is what {kind} said", channel="somechannel", stream="somechannel/2026-11-27",
+            ts=records[100 + k].ts, id=f"secret-{kind}", user=f"{kind}-user",
+        )
+    for day in ("2026-11-27", "2026-11-28"):
+        write_records(chan / f"{day}.jsonl", [r for r in records if r.stream.endswith(day)])
+    return chan
+
+
+@pytest.fixture
+def home(tiny_checkpoint, tmp_path) -> ModelHome:
+    home = ModelHome(tmp_path / "models" / "somechannel")
+    version = home.add_version(tiny_checkpoint, move=False)
+    home.promote(version)
+    return home
+
+
+@pytest.fixture
+def collected(tiny_checkpoint, tmp_path) -> Path:
+    return make_collected(tmp_path, sample_texts(tiny_checkpoint))
+
+
+def corpus_texts(data_dir: Path) -> list[str]:
+    return [r.text for name in ("train.jsonl", "valid.jsonl") for r in read_records(data_dir / name)]
+
+
+def test_privacy_is_honoured_by_the_corpus(collected, tmp_path):
+    privacy.delete_message(collected, "secret-deleted")
+    privacy.clear_user(collected, "cleared-user")
+    privacy.opt_out(collected, "opted_out-user")
+    privacy.forget(collected, "forgotten-user")
+    privacy.block_word(collected, MARKERS["blocked"])
+    # A message that slipped in after the purge (a race with the collector) is still left out.
+    late = ChatRecord(text=f"{MARKERS['forgotten']} again", channel="somechannel",
+                      stream="somechannel/2026-11-28", ts="2026-11-28T09:00:00Z", id="late", user="forgotten-user")
+    with open(collected / "2026-11-28.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(late.to_json() + "\n")
+    summary = build_corpus(collected, [], tmp_path / "work", progress=False)
+    texts = corpus_texts(tmp_path / "work" / "data")
+    assert len(texts) > 1000
+    joined = "\n".join(texts)
+    for marker in MARKERS.values():
+        assert marker not in joined
+    # The fresh validation set is the most recent chat.
+    assert summary["valid_to"].startswith("2026-11-28")
+    valid = [r for r in read_records(tmp_path / "work" / "data" / "valid.jsonl")]
+    assert valid and all(r.ts is None or r.ts >= "2026-11-28" for r in valid)
+    # No ids or user hashes in the corpus.
+    raw = (tmp_path / "work" / "data" / "train.jsonl").read_text()
+    assert "user0" not in raw and "msg-" not in raw
+
+
+def test_retrain_promotes_a_better_model_and_rollback_returns(home, collected):
+    before = home.current_version()
+    status = retrain(home.path, RetrainOptions(collected=collected, max_steps=40, samples=10,
+                                               margin=0.02, progress=False))
+    assert status["outcome"] == "promoted", status["reason"]
+    after = home.current_version()
+    assert after != before and status["version"] == after
+    assert resolve_model(home.path) == home.version_dir(after)
+    card = json.loads((home.version_dir(after) / "retrain.json").read_text())
+    assert card["evaluation"]["bits_per_char"] <= card["previous_evaluation"]["bits_per_char"] * 1.02
+    saved = home.read_status()
+    assert saved["state"] == "done" and saved["figures"]["candidate"]["bits_per_char"] > 0
+    assert not home.lock_path.exists() and not home.work_dir.exists()
+    # Rollback with the command line, as a streamer would.
+    result = subprocess.run([sys.executable, "-m", "trainer", "rollback", "--home", str(home.path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert home.current_version() == before
+    assert f"current version is {before}" in result.stdout
+
+
+def test_a_worse_candidate_is_not_promoted(home, collected):
+    before = home.current_version()
+    status = retrain(home.path, RetrainOptions(collected=collected, from_scratch=True, preset="tiny",
+                                               max_steps=2, samples=10, progress=False))
+    assert status["outcome"] == "kept"
+    assert "worse on fresh chat" in status["reason"]
+    assert home.current_version() == before and home.versions() == [before]
+
+
+def test_a_second_retrain_is_refused(home, collected):
+    with home.lock():
+        with pytest.raises(StreamchatError, match="already running"):
+            retrain(home.path, RetrainOptions(collected=collected, max_steps=2, progress=False))
+    assert home.read_status().get("state") != "running"
+
+
+def test_a_retrain_killed_midway_leaves_current_working(home, collected):
+    before = home.current_version()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "retrain", "--home", str(home.path), "--collected", str(collected),
+         "--max-time", "120", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        deadline = time.time() + 120
+        while home.read_status().get("stage") != "training":
+            assert process.poll() is None, "the retrain ended before training"
+            assert time.time() < deadline, "the retrain never started training"
+            time.sleep(0.2)
+        time.sleep(2.0)  # well into training
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert home.current_version() == before
+    load_card(resolve_model(home.path))  # current is complete and loadable
+    assert home.read_status()["state"] == "interrupted"
+    assert home.lock().owner() is None  # the killed process's lock is stale
+    # The next retrain takes over the stale lock and clears the debris in work/.
+    status = retrain(home.path, RetrainOptions(collected=collected, max_steps=2, samples=0, margin=1.0,
+                                               progress=False))
+    assert status["state"] == "done"
+    assert not home.work_dir.exists()
+
+
+def test_new_emotes_become_tokens_initialised_from_their_pieces(tiny_checkpoint, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = extend_with_emotes(tiny_checkpoint, ["zebraPog"], tmp_path / "extended")
+    old_tok, new_tok = AutoTokenizer.from_pretrained(tiny_checkpoint), AutoTokenizer.from_pretrained(out)
+    assert len(old_tok.tokenize("hi zebraPog")) > 2
+    assert new_tok.tokenize("hi zebraPog") == old_tok.tokenize("hi") + ["ĠzebraPog"]
+    old_w = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).get_input_embeddings().weight
+    new_w = AutoModelForCausalLM.from_pretrained(out).get_input_embeddings().weight
+    pieces = old_tok(" zebraPog", add_special_tokens=False)["input_ids"]
+    new_id = new_tok.convert_tokens_to_ids("ĠzebraPog")
+    assert torch.allclose(new_w[new_id], old_w[pieces].mean(0))
+    assert torch.equal(new_w[: len(old_tok)], old_w)  # existing tokens untouched
+    assert "zebraPog" in load_card(out)["emotes"]
+
+
+def test_decide_explains_itself():
+    current = {"bits_per_char": 2.0, "empty_rate": 0.0, "copy_rate": 0.0, "samples": 200}
+    assert decide({**current, "bits_per_char": 1.9}, current, 0.0).promote
+    assert not decide({**current, "bits_per_char": 2.1}, current, 0.0).promote
+    assert decide({**current, "bits_per_char": 2.1}, current, 0.1).promote
+    worse = decide({**current, "empty_rate": 0.3}, current, 0.0)
+    assert not worse.promote and "empty" in worse.reason
+    assert decide({**current, "bits_per_char": 2.5}, None, 0.0).reason.startswith("first version")

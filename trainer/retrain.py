@@ -1,0 +1,433 @@
+"""`python -m trainer retrain` / `rollback` / `home`: close the loop from collected chat to the live model.
+
+A retrain, step by step (each step is visible in the home's status.json and the log):
+1. take the home's retrain lock (a second retrain is refused; a killed one's lock is stale);
+2. build the corpus: the channel's collected messages that its privacy policy allows
+   (deletions, ban-clears, opt-outs, forgotten users, opt-in-only), the most recent of them
+   held out as a fresh validation set, plus any imported corpora (`--also`), all through
+   `prepare`'s cleaning rules and the channel's blocked words;
+3. train a candidate under `work/`: by default continuing from the current version with its
+   tokenizer (emotes that became frequent are added as tokens, each new embedding the mean
+   of the embeddings of the pieces it used to be split into), or from scratch;
+4. evaluate candidate and current on the same fresh validation set: bits per character and
+   the generation checks of `evaluate`;
+5. promote only a candidate that is not worse (by `--margin`): its folder is renamed into
+   `versions/`, then `current` is switched in one atomic rename. Killed at any point before
+   that, `current` is untouched; the leftovers in `work/` are removed by the next retrain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.errors import StreamchatError
+from trainer.home import (
+    DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, resolve_model, utc_now, write_json_atomic,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_TIME = 900.0  # seconds of training; a retrain started from chat should end the same stream
+DEFAULT_SAMPLES = 100  # generated messages per model for the generation checks
+VALID_FRACTION = 0.1
+MIN_VALID = 200
+MAX_VALID = 20_000
+MIN_COLLECTED = 50
+
+# Generation checks: a candidate fails one only when it is worse beyond sampling noise (two
+# standard errors of the difference of two rates, at least RATE_TOLERANCE).
+RATE_TOLERANCE = 0.05
+COPY_LIMIT = 0.10  # a copy rate under this never blocks a promotion
+
+
+# ---------------------------------------------------------------- the corpus
+
+def split_recent(records: list, fraction: float = VALID_FRACTION) -> tuple[list, list]:
+    """(train, valid): the most recent messages form the validation set."""
+    n = len(records)
+    n_valid = min(max(int(n * fraction), MIN_VALID), MAX_VALID, n // 2)
+    return records[: n - n_valid], records[n - n_valid:]
+
+
+def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progress: bool = True) -> dict:
+    """Write the retrain corpus to `work/data` with `prepare`; return a summary of it."""
+    from trainer.prepare import prepare
+    from trainer.privacy import PolicyStore, learnable_records
+    from trainer.records import ChatRecord, write_records
+
+    blocked: list[str] = []
+    inputs: list[Path] = list(also)
+    valid_inputs: list[Path] | None = None
+    summary: dict = {"also": [str(p) for p in also]}
+    if collected is not None:
+        if not collected.is_dir():
+            raise StreamchatError(
+                f"no collected chat at {collected}: point --collected at the bot's folder for the "
+                "channel (STREAMCHAT_COLLECT_DIR/<channel>)."
+            )
+        policy = PolicyStore(collected).load()
+        blocked = list(policy.blocked_words)
+        # Only the text and its place in time go into the corpus: no message ids, no user hashes.
+        records = [
+            ChatRecord(text=r.text, channel=r.channel, stream=r.stream, ts=r.ts)
+            for r in learnable_records(collected, policy)
+        ]
+        if len(records) < MIN_COLLECTED:
+            raise StreamchatError(
+                f"only {len(records)} collected message(s) may be learned from in {collected}; "
+                f"let the bot collect at least {MIN_COLLECTED} before retraining."
+            )
+        train_records, valid_records = split_recent(records)
+        raw = work / "collected"
+        write_records(raw / "collected-train.jsonl", train_records)
+        write_records(raw / "collected-valid.jsonl", valid_records)
+        inputs.insert(0, raw / "collected-train.jsonl")
+        valid_inputs = [raw / "collected-valid.jsonl"]
+        summary.update(
+            collected=len(records),
+            valid_from=valid_records[0].ts,
+            valid_to=valid_records[-1].ts,
+        )
+    if not inputs:
+        raise StreamchatError("nothing to train on: give --collected DIR and/or --also DIR.")
+    stats = prepare(inputs, work / "data", valid=valid_inputs, blocked_words=blocked, progress=progress)
+    summary["blocked_words"] = len(blocked)
+    totals = stats.get("totals", {})
+    summary.update(
+        train_messages=totals.get("train_messages"), valid_messages=totals.get("valid_messages"),
+        dropped=totals.get("dropped"), emotes=(stats.get("emotes") or {}).get("total"),
+    )
+    return summary
+
+
+# ---------------------------------------------------------------- emotes
+
+def new_emotes(model_dir: Path, data_dir: Path) -> list[str]:
+    """Emotes of the fresh corpus that the checkpoint's tokenizer does not have yet."""
+    from trainer.checkpoint import load_card
+    from trainer.records import EMOTES_FILE
+    from trainer.tokenizer import read_emotes
+
+    known = set(load_card(model_dir).get("emotes") or [])
+    return [e for e in read_emotes(data_dir / EMOTES_FILE) if e not in known]
+
+
+def extend_with_emotes(model_dir: Path, emotes: list[str], out_dir: Path) -> Path:
+    """A copy of the checkpoint whose tokenizer also keeps `emotes` whole.
+
+    Existing token ids keep their meaning (new tokens get new ids at the end); each new
+    token's embedding starts as the mean of the embeddings of the tokens the old tokenizer
+    split it into, so the model starts out reading `monkaHmm` roughly as it read
+    `monka`+`H`+`mm`. GPT-2 ties the output layer to these embeddings.
+    """
+    import torch
+
+    from trainer.checkpoint import load_checkpoint, load_fingerprints, save_checkpoint
+    from trainer.tokenizer import _byte_level, with_emotes, wrap
+
+    model, tokenizer, card = load_checkpoint(model_dir)
+    all_emotes = list(dict.fromkeys(list(card.get("emotes") or []) + list(emotes)))
+    extended = wrap(with_emotes(tokenizer.backend_tokenizer, all_emotes), model_max_length=tokenizer.model_max_length)
+    old_size = model.get_input_embeddings().weight.shape[0]
+    model.resize_token_embeddings(len(extended), mean_resizing=False)  # rows set below
+    weight = model.get_input_embeddings().weight
+    added = 0
+    with torch.no_grad():
+        for emote in emotes:
+            for form in (emote, " " + emote):
+                new_id = extended.convert_tokens_to_ids(_byte_level(form))
+                if new_id is None or new_id < old_size:
+                    continue
+                pieces = tokenizer(form, add_special_tokens=False)["input_ids"]
+                if pieces:
+                    weight[new_id] = weight[pieces].mean(dim=0)
+                    added += 1
+    card = dict(card)
+    card["emotes"] = all_emotes
+    logger.info("added %d emote(s) to the tokenizer (%d tokens): %s", len(emotes), added, " ".join(emotes[:20]))
+    return save_checkpoint(model, extended, card, out_dir, load_fingerprints(model_dir))
+
+
+# ---------------------------------------------------------------- the decision
+
+@dataclass
+class Decision:
+    promote: bool
+    reason: str
+
+
+def _get(metrics: dict, *path, default=None):
+    value = metrics
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def model_figures(report: dict) -> dict:
+    """The figures a promotion looks at, from an `evaluate` report (the model's side)."""
+    generation = _get(report, "generation", "model", default={}) or {}
+    return {
+        "bits_per_char": _get(report, "bits_per_char", "model"),
+        "bits_per_char_5gram": _get(report, "bits_per_char", "char_5gram"),
+        "empty_rate": generation.get("empty_rate"),
+        "copy_rate": generation.get("copy_rate_3plus"),
+        "realism_auc": generation.get("realism_auc"),
+        "distinct_2": generation.get("distinct_2"),
+        "mean_words": generation.get("mean_words"),
+        "samples": _get(report, "generation", "samples", default=0),
+    }
+
+
+def _noise(a: float, b: float, samples: int) -> float:
+    """How much two rates measured on `samples` messages each may differ by chance."""
+    p = max(a, b)
+    return max(RATE_TOLERANCE, 2.0 * math.sqrt(2.0 * p * (1.0 - p) / samples))
+
+
+def decide(candidate: dict, current: dict | None, margin: float) -> Decision:
+    """Promote a candidate that is not worse than the current model (bits per char by `margin`)."""
+    cand_bpc = candidate.get("bits_per_char")
+    if cand_bpc is None:
+        return Decision(False, "the candidate could not be evaluated")
+    if current is None:
+        return Decision(True, f"first version ({cand_bpc:.3f} bits/char)")
+    cur_bpc = current.get("bits_per_char")
+    limit = cur_bpc * (1.0 + margin)
+    if cand_bpc > limit:
+        return Decision(
+            False, f"worse on fresh chat: {cand_bpc:.3f} bits/char vs current {cur_bpc:.3f} (margin {margin:.1%})"
+        )
+    samples = min(candidate.get("samples") or 0, current.get("samples") or 0)
+    for key, what, floor in (("empty_rate", "empty messages", 0.0), ("copy_rate", "verbatim copies", COPY_LIMIT)):
+        cand, cur = candidate.get(key), current.get(key)
+        if cand is None or cur is None or not samples:
+            continue
+        if cand > max(cur + _noise(cand, cur, samples), floor):
+            return Decision(False, f"more {what} when generating: {cand:.0%} vs current {cur:.0%}")
+    return Decision(True, f"{cand_bpc:.3f} bits/char on fresh chat vs current {cur_bpc:.3f}")
+
+
+# ---------------------------------------------------------------- the retrain
+
+@dataclass
+class RetrainOptions:
+    collected: Path | None = None
+    also: tuple[Path, ...] = ()
+    from_scratch: bool = False
+    preset: str = "auto"
+    max_time: float | None = DEFAULT_MAX_TIME
+    max_steps: int | None = None
+    margin: float = 0.0
+    samples: int = DEFAULT_SAMPLES
+    keep: int = DEFAULT_KEEP
+    progress: bool = True
+
+
+def _evaluate(model_dir: Path, data_dir: Path, samples: int, progress: bool) -> dict:
+    from trainer.evaluate import evaluate
+
+    return model_figures(evaluate(model_dir, data_dir, samples=samples, progress=progress))
+
+
+def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
+    """Run one retrain of a model home; return its final status (also written to status.json)."""
+    from trainer.train import train
+
+    home = ModelHome(home_path)
+    home.path.mkdir(parents=True, exist_ok=True)
+    lock = home.lock()
+    lock.acquire()  # raises StreamchatError when another retrain runs
+    run_id = utc_now().replace(":", "").replace("-", "")
+    work = home.work_dir / run_id
+    figures: dict = {}
+    status = {
+        "state": "running", "stage": "preparing", "pid": os.getpid(),
+        "start_ticks": process_start_ticks(os.getpid()), "host": _hostname(),
+        "started": utc_now(), "ended": None, "outcome": None, "reason": None, "figures": figures,
+        "max_time": options.max_time, "from_version": home.current_version(), "version": None,
+    }
+    home.write_status(**status)
+    try:
+        # We hold the lock: anything left in work/ is a killed retrain's debris.
+        shutil.rmtree(home.work_dir, ignore_errors=True)
+        work.mkdir(parents=True)
+
+        figures["corpus"] = build_corpus(options.collected, list(options.also), work, progress=options.progress)
+        data_dir = work / "data"
+
+        current_dir = home.current_dir()
+        init_from = None
+        if current_dir is not None and not options.from_scratch:
+            init_from = current_dir
+            emotes = new_emotes(current_dir, data_dir)
+            if emotes:
+                init_from = extend_with_emotes(current_dir, emotes, work / "base")
+            figures["new_emotes"] = emotes
+
+        home.write_status(stage="training", stage_started=utc_now())
+        candidate = train(
+            data_dir, work / "candidate", preset=options.preset, max_time=options.max_time,
+            max_steps=options.max_steps, init_from=init_from, progress=options.progress,
+        )
+
+        home.write_status(stage="evaluating", stage_started=utc_now())
+        figures["candidate"] = _evaluate(candidate, data_dir, options.samples, options.progress)
+        if current_dir is not None:
+            figures["current"] = _evaluate(current_dir, data_dir, options.samples, options.progress)
+        decision = decide(figures["candidate"], figures.get("current"), options.margin)
+
+        if decision.promote:
+            home.write_status(stage="promoting")
+            _strip_run_files(candidate)
+            write_json_atomic(candidate / RETRAIN_CARD, {
+                "promoted": utc_now(), "from_version": status["from_version"], "reason": decision.reason,
+                "evaluation": figures["candidate"], "previous_evaluation": figures.get("current"),
+                "corpus": figures["corpus"],
+            })
+            version = home.add_version(candidate)
+            home.promote(version, keep=options.keep)
+            status.update(outcome="promoted", version=version)
+        else:
+            status.update(outcome="kept")
+        status.update(state="done", reason=decision.reason)
+        logger.info("retrain %s: %s", status["outcome"], decision.reason)
+    except BaseException as error:
+        stopped = isinstance(error, (KeyboardInterrupt, SystemExit))
+        status.update(state="failed", outcome="cancelled" if stopped else "failed", reason=_describe(error))
+        raise
+    finally:
+        status.update(ended=utc_now(), stage=None, figures=figures)
+        home.write_status(**status)
+        shutil.rmtree(home.work_dir, ignore_errors=True)
+        lock.release()
+    return status
+
+
+def _strip_run_files(checkpoint: Path) -> None:
+    """Drop training-run leftovers (resume states) that a published version doesn't need."""
+    for entry in checkpoint.iterdir():
+        if entry.is_dir() and (entry.name.startswith("checkpoint-") or entry.name in ("training", "run", "runs")):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, SystemExit):
+        return "stopped by a signal"
+    return str(error) or type(error).__name__
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+# ---------------------------------------------------------------- command line
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (the bot stopping, a service manager) ends the retrain cleanly: status, lock, work/."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    if args.collected is None and not args.also:
+        raise StreamchatError("nothing to train on: give --collected DIR and/or --also DIR.")
+    if args.nice:
+        try:
+            os.nice(args.nice)
+        except (AttributeError, OSError) as error:
+            logger.warning("could not lower the priority (%s)", error)
+    _stop_on_sigterm()
+    options = RetrainOptions(
+        collected=args.collected, also=tuple(args.also), from_scratch=args.from_scratch,
+        preset=args.preset, max_time=args.max_time or None, max_steps=args.max_steps,
+        margin=args.margin, samples=args.samples, keep=args.keep, progress=not args.no_progress,
+    )
+    status = retrain(args.home, options)
+    print(f"{status['outcome']}: {status['reason']}")
+    if status["outcome"] == "promoted":
+        print(f"current version: {status['version']} ({resolve_model(args.home)})")
+    return 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    home = ModelHome(args.home)
+    if not home.versions():
+        raise StreamchatError(f"{args.home} is not a model home with versions (expected {args.home}/versions/).")
+    with home.lock():  # never switch under a retrain that is about to promote
+        previous, current = home.rollback(args.to)
+    print(f"rolled back: current version is {current} (was {previous})")
+    return 0
+
+
+def run_home(args: argparse.Namespace) -> int:
+    home = ModelHome(args.home)
+    if args.adopt is not None:
+        from trainer.checkpoint import load_card
+
+        load_card(args.adopt)  # a clear error for anything but a complete checkpoint
+        with home.lock():
+            version = home.add_version(args.adopt, move=False)
+            home.promote(version, keep=args.keep)
+        print(f"adopted {args.adopt} as version {version} (current)")
+    elif not home.path.exists():
+        raise StreamchatError(f"no model home at {args.home}; create one with --adopt MODEL_DIR or a retrain.")
+    print(home.describe())
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "retrain",
+        help="retrain a model home on collected chat; promote the result only if it is not worse",
+        description=__doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--home", type=Path, required=True, help="the model home, models/<name>")
+    parser.add_argument("--collected", type=Path, help="the bot's collected chat of the channel (data/collected/<channel>)")
+    parser.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
+                        help="another corpus to train on (any format prepare reads); repeatable")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="train a new model with a new tokenizer instead of continuing the current one")
+    parser.add_argument("--preset", default="auto", help="model size when starting from scratch (default auto)")
+    parser.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME, metavar="S",
+                        help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop training after this many optimizer steps")
+    parser.add_argument("--margin", type=float, default=0.0, metavar="X",
+                        help="promote a candidate up to this fraction worse in bits per char (default 0)")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
+                        help=f"generated messages per model for the generation checks (default {DEFAULT_SAMPLES})")
+    parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"versions to keep (default {DEFAULT_KEEP})")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N (the bot uses 10)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    parser.set_defaults(func=run_retrain)
+
+    parser = subparsers.add_parser("rollback", help="make the previous version of a model home current again")
+    parser.add_argument("--home", type=Path, required=True, help="the model home, models/<name>")
+    parser.add_argument("--to", metavar="VERSION", help="a specific version (see `python -m trainer home`)")
+    parser.set_defaults(func=run_rollback)
+
+    parser = subparsers.add_parser("home", help="show a model home's versions and last retrain, or adopt a checkpoint")
+    parser.add_argument("home", type=Path, help="the model home, models/<name>")
+    parser.add_argument("--adopt", type=Path, metavar="MODEL_DIR",
+                        help="copy a trained checkpoint in as a new version and make it current")
+    parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"versions to keep (default {DEFAULT_KEEP})")
+    parser.set_defaults(func=run_home)
+
