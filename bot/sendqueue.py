@@ -203,7 +203,7 @@ class SendQueue:
                 self._paused_until = self.clock() + pause
                 logger.warning("%s: Twitch answered 429 (too many messages); pausing posts for %.1fs", self.channel, pause)
             else:
-                self._paused_until = self.clock() + max(2.0, self.settings.send_interval)
+                self._paused_until = self.clock() + max(min(2.0, self.settings.rate_window / 10), self.settings.send_interval)
                 logger.warning("%s: posting failed (%s); will retry", self.channel, error)
             if post.retries < 1:
                 post.retries += 1

@@ -626,3 +626,83 @@ class FakeTwitch:
 def _error(status: int, message: str) -> web.Response:
     reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 409: "Conflict", 429: "Too Many Requests"}
     return web.json_response({"error": reason.get(status, "Error"), "status": status, "message": message}, status=status)
+
+
+# ---- running the real bot against the fake ---------------------------------------------------
+
+BOT_LOGIN = "streamchat_bot"
+BOT_SCOPES = ("user:read:chat", "user:write:chat", "user:bot")
+
+
+def bot_environment(fake: FakeTwitch, tmp_path, *, channels: Iterable[str] = ("streamer",), model: str = "unused",
+                    **extra: str) -> dict[str, str]:
+    """Users, a saved bot token and the bot's settings for a run against `fake` (fast test timings)."""
+    from bot.tokens import write_tokens
+
+    try:
+        bot_id = fake.user_by_login(BOT_LOGIN)["id"]
+    except KeyError:
+        bot_id = fake.add_user(BOT_LOGIN)
+    for channel in channels:
+        try:
+            fake.user_by_login(channel)
+        except KeyError:
+            fake.add_user(channel)
+    token, refresh = fake.issue_user_token(bot_id, BOT_SCOPES)
+    tokens_path = tmp_path / "tokens.json"
+    write_tokens(tokens_path, {bot_id: {"user_id": bot_id, "token": token, "refresh": refresh, "last_validated": ""}})
+    env = {
+        **fake.env(),
+        "TWITCH_BOT_ID": bot_id,
+        "TWITCH_CHANNELS": ",".join(channels),
+        "STREAMCHAT_MODEL": str(model),
+        "STREAMCHAT_TOKENS": str(tokens_path),
+        "STREAMCHAT_COLLECT_DIR": str(tmp_path / "collected"),
+        "STREAMCHAT_COOLDOWN": "0",
+        "STREAMCHAT_USER_COOLDOWN": "0",
+        "STREAMCHAT_SEND_INTERVAL": "0.05",
+        "STREAMCHAT_JOIN_MESSAGES": "0",
+        "STREAMCHAT_JOIN_MINUTES": "0",
+        "STREAMCHAT_QUEUE_SIZE": "10",
+    }
+    env.update(extra)
+    return env
+
+
+class RunningBot:
+    """`async with RunningBot(env, generator) as bot:` — the real bot object, started in this loop."""
+
+    def __init__(self, env: dict[str, str], generator, *, start_timeout: float = 20):
+        from bot.config import load_settings
+
+        self.settings = load_settings(env, dotenv=None)
+        self.generator = generator
+        self.start_timeout = start_timeout
+        self.bot = None
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self):
+        from bot.cli import run_bot
+
+        ready = asyncio.Event()
+
+        def on_ready(bot) -> None:
+            self.bot = bot
+            ready.set()
+
+        self.task = asyncio.get_running_loop().create_task(run_bot(self.settings, self.generator, on_ready=on_ready))
+        waiter = asyncio.ensure_future(ready.wait())
+        done, _ = await asyncio.wait({waiter, self.task}, timeout=self.start_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self.task in done:
+            waiter.cancel()
+            self.task.result()  # raises the bot's start-up error
+            raise RuntimeError("the bot stopped during start-up")
+        if waiter not in done:
+            raise TimeoutError("the bot did not start")
+        return self.bot
+
+    async def __aexit__(self, *_: Any) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 20)
