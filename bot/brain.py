@@ -102,6 +102,7 @@ class ChannelBrain:
         self.rng = rng or random.Random()
         self.recent: deque[_Remembered] = deque(maxlen=max(1, settings.context_messages))
         self.pending = 0  # `!chat` requests accepted and not yet generated
+        self.posting = True  # moderators switch the bot's posting off and on; collection goes on
         self.stats: Counter[str] = Counter()
         self._joining = False
         self._next_chat = 0.0
@@ -147,7 +148,7 @@ class ChannelBrain:
 
     def request_chat(self, event: ChatEvent, prompt: str) -> Outcome:
         """A viewer's `!chat [prompt]`: answered (later, through the send queue) or quietly not."""
-        if event.user_id == self.bot_id or event.login.lower() in self.bots:
+        if event.user_id == self.bot_id or event.login.lower() in self.bots or not self.posting:
             return self._count(Outcome.IGNORED)
         now = self.clock()
         if now < self._next_chat:
@@ -176,6 +177,11 @@ class ChannelBrain:
         if self.collector is not None:
             self.collector.forget_user(self.channel, user_id)
 
+    def apply_settings(self, settings: ChannelSettings) -> None:
+        """A moderator changed the channel's settings: in force from now on."""
+        self.settings = settings
+        self._draw_join_thresholds()
+
     # ---- joining in ---------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -188,7 +194,7 @@ class ChannelBrain:
 
     def maybe_join(self, now: float) -> None:
         s = self.settings
-        if self._joining or self.pending or (not s.join_messages and not s.join_minutes):
+        if not self.posting or self._joining or self.pending or (not s.join_messages and not s.join_minutes):
             return
         if now < self._next_chat or not self.is_active(now):
             return

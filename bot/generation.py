@@ -43,6 +43,8 @@ class ModelWorker:
         self.generator = generator
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamchat-generate")
         self.failures = 0
+        # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/moderation.py).
+        self.sampling: dict[str, dict] = {}
 
     def swap(self, generator) -> None:
         """Use `generator` from the next job on (the running job finishes with the old one)."""
@@ -52,11 +54,18 @@ class ModelWorker:
         self, prompt: str, context: Sequence[str], *, allow_mention: str | None, channel: str
     ) -> str | None:
         return await self._run(
-            lambda: self.generator.complete(prompt, list(context), allow_mention=allow_mention, channel=channel)
+            lambda: self._for(channel).complete(prompt, list(context), allow_mention=allow_mention, channel=channel)
         )
 
     async def message(self, context: Sequence[str], *, channel: str) -> str | None:
-        return await self._run(lambda: self.generator.message(list(context), channel=channel))
+        return await self._run(lambda: self._for(channel).message(list(context), channel=channel))
+
+    def _for(self, channel: str):
+        """The engine with the channel's sampling settings in place (on the worker thread, between jobs)."""
+        generator = self.generator
+        for name, value in self.sampling.get(channel, {}).items():
+            setattr(generator.settings, name, value)
+        return generator
 
     def check(self, text: str, allow_mention: str | None) -> str | None:
         """The engine's filter chain on a text about to be posted: the text, or None when unsafe.
