@@ -1,0 +1,326 @@
+"""The generation engine: the sampler, the Generator on real checkpoints, bad input, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.errors import StreamchatError
+from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
+from trainer.generate import Generator, SamplingSettings
+from trainer.safety import FilterChain
+from trainer.sampling import sample
+
+REPO = Path(__file__).resolve().parents[1]
+EOS = "<|endoftext|>"
+LINES = ["hello chat", "KEKW that was close", "gg wp", "LUL LUL LUL", "what is this game", "PogChamp nice one",
+         "no way", "the chat is so good today", "i think he will win this one"]
+CONTEXT = ["gg wp", "KEKW", "KEKW", "that was close", "no way he did that"]
+
+BAD_PROMPTS = [
+    "x" * 10_000,
+    " ".join(f"word{i}" for i in range(2_000)) + " zebra",
+    "",
+    "   \t  ",
+    "🙂🙂🙂😂😂",
+    "\u200b\u200c\u200d\u2060\ufeff",
+    "bidi \u202eevil\u202c text \u2066x\u2069",
+    "nul\x00 and \x07 bell \x1b[31m",
+    "日本語 и русский and English مرحبا",
+    "/ban x",
+    ".color red",
+    "!chat !chat",
+    "／ban ｘ",
+    "@a @b @c @d @e",
+    "http://x.com https://y.org bit.ly/z www.w",
+    "@someone look at example.com",
+    "kill yourself",
+    "n1gg3r",
+]
+
+
+def build_tokenizer(lines=LINES):
+    """A small byte-level BPE with the streamchat boundary, as the real tokenizer is shaped."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(lines * 10, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS)
+
+
+def build_model(tokenizer, n_positions=64, seed=0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=1, n_head=2,
+                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def random_checkpoint(tmp_path_factory, tokenizer) -> Path:
+    """A complete streamchat checkpoint around a randomly initialised GPT-2 (fast to make)."""
+    from trainer.checkpoint import save_checkpoint
+
+    out = tmp_path_factory.mktemp("random") / "model"
+    return save_checkpoint(build_model(tokenizer), tokenizer, {"block_size": 64, "preset": "test"}, out,
+                           FingerprintSet.from_texts(LINES))
+
+
+def assert_postable(gen: Generator, text, allow_mention=None):
+    """None, or a message a fresh filter chain with the checkpoint's fingerprints accepts."""
+    if text is None:
+        return
+    assert isinstance(text, str) and text.strip(), repr(text)
+    assert len(text) <= 500
+    assert text.lstrip()[0] not in "/.!", text
+    fresh = FilterChain(fingerprints=gen.filters.fingerprints, max_words=gen.settings.max_words)
+    assert fresh.check(text, allow_mention=allow_mention) is None, (text, fresh.check(text, allow_mention=allow_mention))
+
+
+# -- the sampler ---------------------------------------------------------------------------------
+
+
+def test_sampler_returns_k_rows_stopped_at_the_boundary(tokenizer):
+    model = build_model(tokenizer)
+    eos = tokenizer.eos_token_id
+    prefix = [eos] + tokenizer("hello chat")["input_ids"] + [eos]
+    out = sample(model, prefix, boundary_id=eos, num=8, max_new_tokens=16, temperature=1.0, top_p=0.95,
+                 top_k=50, repetition_penalty=1.1, generator=torch.Generator().manual_seed(0))
+    assert len(out.tokens) == len(out.logprobs) == len(out.finished) == 8
+    for row, tokens in enumerate(out.tokens):
+        assert 1 <= len(tokens) <= 16 and eos not in tokens
+        assert out.finished[row] or len(tokens) == 16
+        assert out.logprobs[row] < 0 and math.isfinite(out.mean_logprob(row))
+
+
+def _eos_loving_model(tokenizer):
+    """A real GPT-2 whose every prediction is the boundary (final layer norm emits a constant
+    vector that matches the boundary's embedding)."""
+    model = build_model(tokenizer)
+    with torch.no_grad():
+        direction = torch.randn(model.config.n_embd)
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(direction)
+        model.transformer.wte.weight[tokenizer.eos_token_id] = direction * 50
+    return model
+
+
+def test_sampler_never_ends_with_nothing_added(tokenizer):
+    model = _eos_loving_model(tokenizer)
+    eos = tokenizer.eos_token_id
+    out = sample(model, [eos, 5, 6], boundary_id=eos, num=4, max_new_tokens=10, temperature=1.0)
+    assert all(len(t) == 1 for t in out.tokens)  # one token forced, then the (certain) boundary
+    assert all(out.finished)
+    out = sample(model, [eos, 5, 6], boundary_id=eos, num=4, max_new_tokens=10, min_new_tokens=3)
+    assert all(len(t) == 3 for t in out.tokens)
+
+
+def test_sampler_greedy_and_seeded_are_deterministic(tokenizer):
+    model = build_model(tokenizer)
+    eos = tokenizer.eos_token_id
+    greedy = sample(model, [eos, 7], boundary_id=eos, num=3, max_new_tokens=8, temperature=0)
+    assert greedy.tokens[0] == greedy.tokens[1] == greedy.tokens[2]
+    top1 = sample(model, [eos, 7], boundary_id=eos, num=2, max_new_tokens=8, temperature=1.0, top_k=1)
+    assert top1.tokens[0] == greedy.tokens[0]
+    a = sample(model, [eos, 7], boundary_id=eos, num=4, max_new_tokens=8, generator=torch.Generator().manual_seed(3))
+    b = sample(model, [eos, 7], boundary_id=eos, num=4, max_new_tokens=8, generator=torch.Generator().manual_seed(3))
+    assert a.tokens == b.tokens
+
+
+def test_sampler_fits_the_window(tokenizer):
+    model = build_model(tokenizer, n_positions=16)
+    eos = tokenizer.eos_token_id
+    out = sample(model, [eos] * 12, boundary_id=eos, num=2, max_new_tokens=32, temperature=1.0, min_new_tokens=32)
+    assert all(len(t) == 4 for t in out.tokens)
+    with pytest.raises(ValueError):
+        sample(model, [eos] * 16, boundary_id=eos, num=2)
+
+
+# -- the Generator -------------------------------------------------------------------------------
+
+
+def test_generator_batch_gives_k_candidates(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=1)
+    assert len(gen.candidates("hello", CONTEXT)) == 8
+    gen.settings.candidates = 3  # settings change at run time
+    candidates = gen.candidates("hello", CONTEXT)
+    assert len(candidates) == 3
+    for c in candidates:
+        assert c.text.startswith("hello") and c.score < 0
+        assert c.rejected is None or isinstance(c.rejected, str)
+
+
+@pytest.mark.parametrize("prompt", BAD_PROMPTS, ids=range(len(BAD_PROMPTS)))
+def test_bad_prompts_never_raise_and_outputs_pass_the_filters(random_checkpoint, prompt):
+    gen = Generator.load(random_checkpoint, seed=2)
+    for allow in (None, "someone"):
+        text = gen.complete(prompt, CONTEXT + [prompt], allow_mention=allow)
+        assert_postable(gen, text, allow_mention=allow)
+    assert_postable(gen, gen.message([prompt] * 3))
+    assert gen.filters.counts["error"] == 0
+
+
+def test_command_prompts_are_echoed_without_the_command_character(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=3)
+    for prompt, start in [("/ban x", "ban x"), (".color red", "color red"), ("!chat !chat", "chat !chat")]:
+        text = gen.complete(prompt)
+        assert text is not None and text.startswith(start), text
+
+
+def test_long_prompt_keeps_its_end(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=4)
+    prompt = " ".join(f"w{i}" for i in range(3_000)) + " zebra"
+    text = gen.complete(prompt, CONTEXT)
+    assert text is not None and len(text) <= 500
+    assert "zebra" in text and "w0 " not in text
+
+
+def test_none_when_every_candidate_is_rejected(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=5, attempts=2)
+    # A filter that refuses every candidate: a length limit the prompt alone reaches.
+    gen.filters.max_chars = 5
+    assert gen.complete("hello") is None
+    assert gen.filters.counts["too_long"] == 2 * 8  # two rounds of eight
+    gen.filters.max_chars = 500
+    assert gen.complete("hello") is not None  # and the engine carries on
+    # A prompt with a banned word is refused before sampling: a continuation glued to its
+    # last word ("yourselfX") must not hide it from the whole-word match.
+    assert gen.complete("go k1ll   yourself") is None
+
+
+def test_training_copies_and_own_repeats_are_refused(random_checkpoint):
+    gen = Generator.load(random_checkpoint, temperature=0, attempts=1)  # greedy: same text each call
+    text = gen.complete("one two three", channel="a")
+    assert text is not None and len(text.split()) >= 3
+    assert gen.complete("one two three", channel="a") is None  # the bot's own last message
+    assert gen.filters.counts["repeat"] == 8
+    gen.filters.fingerprints = FingerprintSet.from_texts([text])  # now it is a training message
+    assert gen.complete("one two three", channel="b") is None
+    assert gen.filters.counts["training_copy"] == 8
+
+
+def test_banned_words_added_at_run_time(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=6, extra_banned_words=["zebra"])
+    assert gen.complete("zebra") is None
+    gen.filters.remove_banned_word("zebra")
+    assert gen.complete("zebra") is not None
+
+
+def test_one_caller_at_a_time(random_checkpoint):
+    gen = Generator.load(random_checkpoint, seed=7)
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(gen.message(CONTEXT))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and gen.filters.counts["error"] == 0
+
+
+def test_bad_settings_are_refused(random_checkpoint):
+    with pytest.raises(StreamchatError, match="top_p"):
+        Generator.load(random_checkpoint, top_p=0)
+    with pytest.raises(StreamchatError, match="unknown sampling settings: tempreature"):
+        Generator.load(random_checkpoint, tempreature=1.0)
+    with pytest.raises(StreamchatError, match="candidates"):
+        SamplingSettings(candidates=0).validate()
+
+
+def test_broken_checkpoints_get_clear_errors(random_checkpoint, tmp_path):
+    import shutil
+
+    with pytest.raises(StreamchatError, match="no model at"):
+        Generator.load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StreamchatError, match="streamchat"):
+        Generator.load(tmp_path / "empty")
+
+    def copy(name):
+        target = tmp_path / name
+        shutil.copytree(random_checkpoint, target)
+        return target
+
+    partial = copy("partial")
+    (partial / "model.safetensors").unlink()
+    with pytest.raises(StreamchatError, match="model.safetensors"):
+        Generator.load(partial)
+    no_tokenizer = copy("no_tokenizer")
+    (no_tokenizer / "tokenizer.json").unlink()
+    with pytest.raises(StreamchatError, match="tokenizer"):
+        Generator.load(no_tokenizer)
+    no_hashes = copy("no_hashes")
+    (no_hashes / FINGERPRINT_FILE).unlink()
+    with pytest.raises(StreamchatError, match=FINGERPRINT_FILE):
+        Generator.load(no_hashes)
+    foreign = copy("foreign")
+    (foreign / "streamchat.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(StreamchatError, match="not a streamchat checkpoint"):
+        Generator.load(foreign)
+    corrupt = copy("corrupt")
+    (corrupt / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(StreamchatError, match="cannot load the model"):
+        Generator.load(corrupt)
+
+
+# -- a trained tiny model, through the real path --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_trained_model_generates_chat(tiny_checkpoint):
+    gen = Generator.load(tiny_checkpoint, seed=8)
+    assert gen.card["format"] == "streamchat-checkpoint"
+    completions = [gen.complete("the chat is", CONTEXT, channel="c") for _ in range(5)]
+    messages = [gen.message(CONTEXT, channel="c") for _ in range(5)]
+    for text in completions:
+        assert text is None or text.startswith("the chat is")
+        assert_postable(gen, text)
+    for text in messages:
+        assert_postable(gen, text)
+    produced = [t for t in completions + messages if t]
+    assert len(produced) >= 8  # a trained model mostly yields postable chat
+    assert len(set(produced)) == len(produced)  # never the same message twice in a channel
+    candidates = gen.candidates("the chat is", CONTEXT)
+    assert len(candidates) == 8 and sum(c.finished for c in candidates) >= 4  # it learned where messages end
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def _cli(*args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "trainer", "generate", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_generate(random_checkpoint, tmp_path):
+    context = tmp_path / "context.txt"
+    context.write_text("\n".join(CONTEXT) + "\n", encoding="utf-8")
+    out = _cli(random_checkpoint, "--prompt", "hello", "--context", context, "-n", "3", "--json", "--seed", "1",
+               "--temperature", "0.8", "--top-k", "20")
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert len(results) == 3 and all(r is None or r.startswith("hello") for r in results)
+    out = _cli(random_checkpoint, "-n", "2")
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 2
+    out = _cli(tmp_path / "nothing-here")
+    assert out.returncode == 2 and "error: no model at" in out.stderr
+    assert "Traceback" not in out.stderr
