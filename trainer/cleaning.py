@@ -308,8 +308,8 @@ class MessageCleaner:
         def swap(match: re.Match) -> str:
             nonlocal replaced
             word = match.group()
-            # camelCase and ALLCAPS words are emotes (peepoWeird), not names typed in chat.
-            if word.lower() in names and not any(c.isupper() for c in word[1:]):
+            # camelCase words are emotes (peepoWeird), not names typed in chat; ALLCAPS is shouting.
+            if word.lower() in names and (word.isupper() or not any(c.isupper() for c in word[1:])):
                 replaced += 1
                 return MENTION
             return word

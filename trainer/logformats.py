@@ -83,14 +83,24 @@ def _read_head(path: Path) -> tuple[bytes, bool]:
     with open(path, "rb") as handle:
         magic = handle.read(2)
     gzipped = magic == b"\x1f\x8b"
-    try:
-        if gzipped:
-            with gzip.open(path, "rb") as handle:
-                return handle.read(HEAD_BYTES), True
+    if not gzipped:
         with open(path, "rb") as handle:
             return handle.read(HEAD_BYTES), False
+    # A cut-short gzip still yields its first part: read the head in pieces and keep what came.
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            while size < HEAD_BYTES:
+                piece = handle.read(8192)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
     except (EOFError, OSError, zlib.error) as error:
-        raise LogProblem(f"gzip data is damaged or cut short ({error}); re-download or re-compress the file")
+        if not pieces:
+            raise LogProblem(f"gzip data is damaged or cut short ({error}); re-download or re-compress the file")
+    return b"".join(pieces)[:HEAD_BYTES], True
 
 
 def _choose_encoding(head: bytes, info: LogInfo) -> str:
@@ -125,8 +135,50 @@ def _choose_encoding(head: bytes, info: LogInfo) -> str:
     return "utf-8"
 
 
+class _TolerantGzip(io.RawIOBase):
+    """Decompressed gzip data that ends quietly where a cut-short file ends (`truncated` says so).
+
+    `gzip.open` raises on a truncated file and the data decompressed before the cut is lost to
+    a line reader; here every byte that can be decompressed is delivered.
+    """
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._buffer = b""
+        self.truncated: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            compressed = self._file.read(1 << 16)
+            if not compressed:
+                if not self._inflate.eof and self.truncated is None:
+                    self.truncated = "the gzip data ends before its end marker"
+                return 0
+            try:
+                self._buffer = self._inflate.decompress(compressed)
+                if self._inflate.eof and self._inflate.unused_data.lstrip(b"\x00"):
+                    rest = self._inflate.unused_data  # another gzip member follows
+                    self._inflate = zlib.decompressobj(wbits=31)
+                    self._buffer += self._inflate.decompress(rest)
+            except zlib.error as error:
+                self.truncated = f"damaged gzip data ({error})"
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 def _open_text(path: Path, gzipped: bool, encoding: str) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if gzipped else open(path, "rb")
+    raw = io.BufferedReader(_TolerantGzip(path), 1 << 16) if gzipped else open(path, "rb")
     # Universal newlines: CRLF and CR become "\n". Bytes the encoding can't decode become U+FFFD.
     return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=None)
 
@@ -135,23 +187,23 @@ def _iter_lines(stream: io.TextIOBase, info: LogInfo) -> Iterator[str]:
     """The lines of a text stream, read in large chunks; a damaged gzip ends it with a warning."""
     with stream:
         while True:
-            try:
-                chunk = stream.readlines(1 << 20)
-            except (EOFError, zlib.error, OSError) as error:
-                info.warnings.append(f"gzip data cut short or damaged after {info.lines} lines ({error}); "
-                                     "the lines before it were imported")
-                return
+            chunk = stream.readlines(1 << 20)
             if not chunk:
-                return
+                break
             yield from chunk
+        raw = getattr(stream.buffer, "raw", None)
+        if isinstance(raw, _TolerantGzip) and raw.truncated:
+            info.warnings.append(f"gzip data cut short or damaged ({raw.truncated}); "
+                                 "the lines before the damage were imported, the rest is lost")
 
 
 def _load_json(stream: io.TextIOBase, path: Path):
     with stream:
-        try:
-            text = stream.read()
-        except (EOFError, zlib.error, OSError) as error:
-            raise LogProblem(f"gzip data cut short or damaged ({error}); the JSON inside can't be read")
+        text = stream.read()
+        raw = getattr(stream.buffer, "raw", None)
+        if isinstance(raw, _TolerantGzip) and raw.truncated:
+            raise LogProblem(f"gzip data cut short or damaged ({raw.truncated}); the JSON inside can't be read "
+                             "— download the file again")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -435,7 +487,7 @@ def parse_justlog(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
 # "2019-04-30_08:57:00 ;;; :nick!nick@nick.tmi.twitch.tv PRIVMSG #chan :text"
 _IRC = re.compile(
     r"(?:(\d{4}-\d\d-\d\d[_T ]\d\d:\d\d:\d\d(?:\.\d+)?)\S* ;;; )?"
-    r"(?:@(\S+) )?:(\w+)(?:!\S+)? ([A-Z]+|\d{3}) ?(#\w+)?(?: :?(.*))?"
+    r"(?:@(\S+) )?:([^\s!]+)(?:!\S+)? ([A-Z]+|\d{3}) ?(#\w+)?(?: :?(.*))?"
 )
 _IRC_BARE = re.compile(r"(?:\S+ ;;; )?(?:PING|PONG|CAP|PASS|NICK|USER|JOIN|PART)\b")
 

@@ -28,6 +28,7 @@ CHANNEL_EMOTES = ["pawsHi", "pawsLove", "pawsRage", "pawsCozy", "pawsLUL", "paws
 GLOBAL_EMOTES = ["Kappa", "LUL", "PogChamp", "BibleThump", "Kreygasm", "NotLikeThis", "SeemsGood", "HeyGuys"]
 THIRD_PARTY = ["KEKW", "Pog", "Sadge", "monkaS", "catJAM", "PepeLaugh", "OMEGALUL", "widepeepoHappy",
                "Clap", "peepoClap", "COPIUM", "LULW", "EZ", "pepeD", "FeelsStrongMan", "monkaW"]
+EMOTES = set(CHANNEL_EMOTES + GLOBAL_EMOTES + THIRD_PARTY)
 REACTION_EMOTES = {
     "hype": ["Pog", "PogChamp", "pawsPog", "Kreygasm", "catJAM", "EZ", "Clap"],
     "fail": ["LUL", "KEKW", "OMEGALUL", "pawsLUL", "LULW", "PepeLaugh", "NotLikeThis"],
@@ -139,8 +140,8 @@ def chat_line(rng: random.Random, game: dict, users: list[str], recent: list[str
                            f"@{target} same", f"agree with {target.lower()}"])
     else:
         line = f"{rng.choice(COMMON)} {any_emote(rng)}"
-    if rng.random() < 0.15:
-        line = line.upper()
+    if rng.random() < 0.15:  # shouting: words in caps, emotes keep their case (or they don't show)
+        line = " ".join(w if w in EMOTES else w.upper() for w in line.split(" "))
     if rng.random() < 0.25:
         line = f"{line} {any_emote(rng)}"
     return line
