@@ -39,6 +39,9 @@ from trainer.errors import StreamchatError
 
 logger = logging.getLogger(__name__)
 
+# TwitchIO warns at every start that the optional Starlette adapter is not installed; we use aiohttp's.
+logging.getLogger("twitchio.client").addFilter(lambda record: "StarletteAdapter" not in record.getMessage())
+
 
 def use_endpoints(settings: Settings) -> None:
     """Point TwitchIO at the configured Helix, OAuth and EventSub addresses (Twitch's by default)."""
