@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from bot.brain import ChannelBrain, ChatEvent, Outcome, parse_chat_command
 from bot.config import EXIT_MODEL, ChannelSettings, load_settings
-from bot.sendqueue import Post, SendQueue
+from bot.sendqueue import SendQueue
 from trainer.errors import StreamchatError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +58,8 @@ def register(subparsers) -> None:
                        help="train the tiny sample model now, even if one exists")
     train.add_argument("--no-train", action="store_true",
                        help="don't train a sample model when there is none; say how to make one")
+    parser.add_argument("--train-seconds", type=float, default=SAMPLE_TRAIN_SECONDS,
+                        help=f"training time for the sample model (default {SAMPLE_TRAIN_SECONDS:.0f})")
     parser.set_defaults(func=run)
 
 
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or settings.model or DEFAULT_MODEL
     explicit = args.model is not None or settings.model is not None
     if args.train_sample or (not _has_model(model) and not explicit and not args.no_train):
-        train_sample(model)
+        train_sample(model, seconds=args.train_seconds)
     elif not _has_model(model):
         raise StreamchatError(
             f"no model at {model}. Make one from your channel's chat logs:\n"
@@ -93,7 +94,7 @@ def _has_model(model: Path) -> bool:
     return (model / "streamchat.json").is_file() or (model / "current").exists()
 
 
-def train_sample(model: Path) -> Path:
+def train_sample(model: Path, seconds: float = SAMPLE_TRAIN_SECONDS) -> Path:
     """Prepare the bundled sample chat and train the tiny preset on it, with progress bars."""
     from trainer.prepare import prepare
     from trainer.train import train
@@ -103,8 +104,8 @@ def train_sample(model: Path) -> Path:
     print(f"No model yet: training a tiny one on the bundled sample chat ({SAMPLE_DATA}).", file=sys.stderr)
     print("Step 1/2: preparing the sample chat.", file=sys.stderr)
     prepare([SAMPLE_DATA], SAMPLE_PREPARED, progress=True)
-    print(f"Step 2/2: training the tiny model (about {SAMPLE_TRAIN_SECONDS:.0f} s).", file=sys.stderr)
-    path = train(SAMPLE_PREPARED, model, preset="tiny", max_time=SAMPLE_TRAIN_SECONDS, progress=True)
+    print(f"Step 2/2: training the tiny model (about {seconds:.0f} s).", file=sys.stderr)
+    path = train(SAMPLE_PREPARED, model, preset="tiny", max_time=seconds, progress=True)
     print(f"Saved the model to {path}. Train one on your own channel's chat for the real thing.", file=sys.stderr)
     return path
 
