@@ -17,7 +17,7 @@ from trainer.errors import StreamchatError
 from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
 from trainer.generate import Generator, SamplingSettings
 from trainer.safety import FilterChain
-from trainer.sampling import sample
+from trainer.sampling import LeanGPT2, sample
 
 REPO = Path(__file__).resolve().parents[1]
 EOS = "<|endoftext|>"
@@ -60,11 +60,11 @@ def build_tokenizer(lines=LINES):
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, unk_token=EOS)
 
 
-def build_model(tokenizer, n_positions=64, seed=0):
+def build_model(tokenizer, n_positions=64, seed=0, n_layer=1):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=1, n_head=2,
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=n_layer, n_head=2,
                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
     return GPT2LMHeadModel(config).eval()
 
@@ -152,6 +152,32 @@ def test_sampler_fits_the_window(tokenizer):
     assert all(len(t) == 4 for t in out.tokens)
     with pytest.raises(ValueError):
         sample(model, [eos] * 16, boundary_id=eos, num=2)
+
+
+def test_lean_forward_matches_transformers(tokenizer):
+    for m in (build_model(tokenizer), build_model(tokenizer, n_layer=3, seed=1)):
+        ids = [tokenizer.eos_token_id] + tokenizer("hello chat gg wp")["input_ids"]
+        with torch.inference_mode():
+            reference = m(torch.tensor([ids + [11, 12]])).logits[0]
+            lean = LeanGPT2(m, batch=3, length=len(ids) + 2)
+            first = lean.forward(torch.tensor([ids]))
+            lean.repeat_first_row()
+            second = lean.forward(torch.tensor([[11]] * 3))
+            third = lean.forward(torch.tensor([[12]] * 3))
+        torch.testing.assert_close(first[0], reference[len(ids) - 1], atol=1e-5, rtol=1e-5)
+        for row in range(3):
+            torch.testing.assert_close(second[row], reference[len(ids)], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(third[row], reference[len(ids) + 1], atol=1e-5, rtol=1e-5)
+
+
+def test_lean_and_transformers_cache_paths_sample_the_same(tokenizer):
+    model = build_model(tokenizer)
+    eos = tokenizer.eos_token_id
+    runs = [sample(model, [eos, 7, 8], boundary_id=eos, num=4, max_new_tokens=12, temperature=0.9, top_p=0.9,
+                   top_k=20, repetition_penalty=1.2, penalty_ids=[7], generator=torch.Generator().manual_seed(9),
+                   lean=lean) for lean in (True, False)]
+    assert runs[0].tokens == runs[1].tokens and runs[0].finished == runs[1].finished
+    assert runs[0].logprobs == pytest.approx(runs[1].logprobs, abs=1e-4)
 
 
 # -- the Generator -------------------------------------------------------------------------------

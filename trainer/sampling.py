@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -39,6 +40,75 @@ def _cache_keyword(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+class LeanGPT2:
+    """GPT-2 inference on a `GPT2LMHeadModel`'s own weights, with a preallocated KV cache.
+
+    The same arithmetic as transformers' GPT-2 forward (checked against it in the tests),
+    without the per-call machinery that dominates at this model size: hooks, output
+    records, mask building and a growing `DynamicCache` (`torch.cat` on every step). Only
+    plain GPT-2 is handled (`supports`); anything else goes through the model's own forward.
+    """
+
+    def __init__(self, model, batch: int, length: int):
+        transformer = model.transformer
+        config = model.config
+        self.n_embd = config.n_embd
+        self.n_head = config.n_head
+        self.head_dim = config.n_embd // config.n_head
+        # Plain tensors up front: nn.Module attribute look-ups cost more than the maths here.
+        self.wte, self.wpe = transformer.wte.weight, transformer.wpe.weight
+        self.lm_head = model.lm_head.weight
+        self.ln_f = (transformer.ln_f.weight, transformer.ln_f.bias, transformer.ln_f.eps)
+        self.layers = [
+            (b.ln_1.weight, b.ln_1.bias, b.ln_1.eps, b.attn.c_attn.weight, b.attn.c_attn.bias, b.attn.scaling,
+             b.attn.c_proj.weight, b.attn.c_proj.bias, b.ln_2.weight, b.ln_2.bias, b.ln_2.eps,
+             b.mlp.c_fc.weight, b.mlp.c_fc.bias, b.mlp.c_proj.weight, b.mlp.c_proj.bias)
+            for b in transformer.h
+        ]
+        # GPT-2's "gelu_new" is the tanh approximation of GELU, which torch has fused.
+        act = config.activation_function
+        self.act = (lambda t: F.gelu(t, approximate="tanh")) if act in ("gelu_new", "gelu_pytorch_tanh") \
+            else transformer.h[0].mlp.act
+        shape = (len(self.layers), batch, self.n_head, length, self.head_dim)
+        self.keys = torch.empty(shape, dtype=self.wte.dtype)
+        self.values = torch.empty(shape, dtype=self.wte.dtype)
+        self.length = 0  # positions filled
+
+    @staticmethod
+    def supports(model) -> bool:
+        config = model.config
+        return (type(model).__name__ == "GPT2LMHeadModel" and config.model_type == "gpt2"
+                and not getattr(config, "add_cross_attention", False))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits at the last position of `ids` ([rows, tokens]), appending to the cache."""
+        rows, steps = ids.shape
+        start, end = self.length, self.length + steps
+        if steps > 1 and start > 0:  # sdpa's causal mask is only right for a square block
+            raise ValueError("several tokens at once only for the prefix")
+        c, h, d = self.n_embd, self.n_head, self.head_dim
+        x = (F.embedding(ids, self.wte) + self.wpe[start:end]).view(rows * steps, c)
+        for i, (w1, b1, e1, wqkv, bqkv, scale, wo, bo, w2, b2, e2, wfc, bfc, wproj, bproj) in enumerate(self.layers):
+            y = F.layer_norm(x, (c,), w1, b1, e1)
+            q, k, v = torch.addmm(bqkv, y, wqkv).view(rows, steps, 3, h, d).permute(2, 0, 3, 1, 4)
+            keys, values = self.keys[i, :rows], self.values[i, :rows]
+            keys[:, :, start:end] = k
+            values[:, :, start:end] = v
+            y = F.scaled_dot_product_attention(q, keys[:, :, :end], values[:, :, :end], is_causal=steps > 1,
+                                               scale=scale)
+            x = x + torch.addmm(bo, y.transpose(1, 2).reshape(rows * steps, c), wo)
+            y = self.act(torch.addmm(bfc, F.layer_norm(x, (c,), w2, b2, e2), wfc))
+            x = x + torch.addmm(bproj, y, wproj)
+        self.length = end
+        last = x.view(rows, steps, c)[:, -1]
+        return F.linear(F.layer_norm(last, (c,), *self.ln_f), self.lm_head)
+
+    def repeat_first_row(self) -> None:
+        """Give every row the cache of row 0 (the shared prefix)."""
+        self.keys[:, 1:, :, : self.length] = self.keys[:, :1, :, : self.length]
+        self.values[:, 1:, :, : self.length] = self.values[:, :1, :, : self.length]
+
+
 def _pick(scores: torch.Tensor, top_k: int, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
     """One token per row from `scores` (temperature already applied), within top-k and top-p.
 
@@ -58,6 +128,26 @@ def _pick(scores: torch.Tensor, top_k: int, top_p: float, generator: torch.Gener
     return indices.gather(1, choice).squeeze(1)
 
 
+class _HFStepper:
+    """The model's own forward with its own KV cache (`DynamicCache`), for non-GPT-2 models."""
+
+    def __init__(self, model):
+        self.model = model
+        self.cache = None
+        self.keyword = _cache_keyword(model)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.cache is None:
+            out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, logits_to_keep=1)
+            self.cache = out.cache if hasattr(out, "cache") else out.past_key_values
+        else:
+            out = self.model(input_ids=ids, use_cache=True, **{self.keyword: self.cache})
+        return out.logits[:, -1, :]
+
+    def repeat_first_row(self, rows: int) -> None:
+        self.cache.batch_repeat_interleave(rows)
+
+
 @torch.inference_mode()
 def sample(
     model,
@@ -73,6 +163,7 @@ def sample(
     penalty_ids: Sequence[int] = (),
     min_new_tokens: int = 1,
     generator: torch.Generator | None = None,
+    lean: bool | None = None,
 ) -> Samples:
     """Sample `num` continuations of `prefix` (token ids) in one batch.
 
@@ -80,6 +171,7 @@ def sample(
     `penalty_ids` (e.g. the prompt) and to each row's own tokens, the way CTRL and
     transformers define it: positive logits divided, negative ones multiplied. The boundary
     is forbidden for the first `min_new_tokens` steps, so a row never ends with nothing added.
+    `lean=None` uses `LeanGPT2` when the model is a plain GPT-2, else the model's forward.
     """
     if not prefix:
         raise ValueError("the prefix needs at least one token (the boundary)")
@@ -87,13 +179,16 @@ def sample(
     max_new_tokens = min(max_new_tokens, n_positions - len(prefix))
     if max_new_tokens < 1:
         raise ValueError(f"prefix of {len(prefix)} tokens leaves no room in a {n_positions}-token window")
+    if lean is None:
+        lean = LeanGPT2.supports(model)
+    stepper = LeanGPT2(model, num, len(prefix) + max_new_tokens) if lean else _HFStepper(model)
 
-    cache_keyword = _cache_keyword(model)
-    input_ids = torch.tensor([list(prefix)], dtype=torch.long)
-    out = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), use_cache=True, logits_to_keep=1)
-    cache = out.cache if hasattr(out, "cache") else out.past_key_values
-    cache.batch_repeat_interleave(num)  # one prefix pass, K rows of cache
-    logits = out.logits[:, -1, :].float().expand(num, -1)
+    # The shared prefix runs once, as one row; its cache is then copied to all rows.
+    logits = stepper.forward(torch.tensor([list(prefix)], dtype=torch.long)).float().expand(num, -1)
+    if lean:
+        stepper.repeat_first_row()
+    else:
+        stepper.repeat_first_row(num)
     vocab = logits.shape[-1]
 
     seen = torch.zeros(num, vocab, dtype=torch.bool)
@@ -103,6 +198,7 @@ def sample(
     logprobs = torch.zeros(num)
     finished = torch.zeros(num, dtype=torch.bool)
     length = torch.full((num,), max_new_tokens, dtype=torch.long)
+    rows = torch.arange(num)
 
     for step in range(max_new_tokens):
         model_logprobs = logits.log_softmax(dim=-1)
@@ -126,14 +222,12 @@ def sample(
         finished |= ended
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
-        seen[torch.arange(num), next_ids] = True
-        out = model(input_ids=next_ids[:, None], use_cache=True, **{cache_keyword: cache})
-        logits = out.logits[:, -1, :].float()
+        seen[rows, next_ids] = True
+        logits = stepper.forward(next_ids[:, None]).float()
 
-    rows = tokens.tolist()
     lengths = length.tolist()
     return Samples(
-        tokens=[row[:n] for row, n in zip(rows, lengths)],
+        tokens=[row[:n] for row, n in zip(tokens.tolist(), lengths)],
         logprobs=logprobs.tolist(),
         finished=finished.tolist(),
     )
