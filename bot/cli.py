@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.generation import load_generator
+    from bot.moderation import LearningLoop, command_names, moderation_component
 
     settings = load_settings()
     if not settings.tokens_path.is_file():
@@ -72,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
             f"no token file at {settings.tokens_path} (STREAMCHAT_TOKENS): run `python -m bot login` first",
             exit_code=EXIT_SETTINGS,
         )
-    generator = load_generator(settings.model)
-    asyncio.run(run_bot(settings, generator))
+    names = command_names()
+    # The learning loop loads the model (following a model home's `current`) and adds the
+    # moderators' commands, live reload, retraining and opt-outs (issue 6).
+    learning = LearningLoop.from_environment(settings.model, settings.collect_dir)
+    asyncio.run(run_bot(settings, learning.generator, components=[moderation_component(learning, names)]))
     return 0
 
 

@@ -71,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if args.replay is not None and not args.replay.is_file():
         raise StreamchatError(f"--replay: no file at {args.replay}")
     settings = load_settings(twitch=False, model=False)
-    model = args.model or settings.model or DEFAULT_MODEL
-    explicit = args.model is not None or settings.model is not None
+    if args.train_sample:  # the sample model goes to its own place unless --model says otherwise
+        model = args.model or DEFAULT_MODEL
+        explicit = False
+    else:
+        model = args.model or settings.model or DEFAULT_MODEL
+        explicit = args.model is not None or settings.model is not None
     if args.train_sample or (not _has_model(model) and not explicit and not args.no_train):
         train_sample(model, seconds=args.train_seconds)
     elif not _has_model(model):

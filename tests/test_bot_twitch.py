@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.brain import Outcome
-from fake_twitch import BOT_LOGIN, FakeTwitch, RunningBot, bot_environment
+from fake_twitch import FakeTwitch, RunningBot, bot_environment
 from trainer.errors import StreamchatError
 from trainer.records import read_records
 from trainer.safety import FilterChain, has_url, mentions
@@ -232,7 +232,7 @@ def test_tokens_are_refreshed_on_401_and_saved(tmp_path, generator):
             env = bot_environment(fake, tmp_path)
             tokens_path = tmp_path / "tokens.json"
             before = json.loads(tokens_path.read_text())
-            async with RunningBot(env, generator) as bot:
+            async with RunningBot(env, generator):
                 bot_id = env["TWITCH_BOT_ID"]
                 channel_id = fake.user_by_login("streamer")["id"]
                 fake.revoke_all(app=True, user_id=bot_id)  # every token expires at once

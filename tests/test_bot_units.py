@@ -7,7 +7,6 @@ and rules, not text); everything end to end uses the real engine (test_bot_twitc
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import stat
 import time
@@ -401,3 +400,23 @@ def test_brain_joins_in_after_t_minutes_with_jitter():
     threshold, early, later, next_threshold = asyncio.run(scenario())
     assert 60 <= threshold <= 180 and early == 0 and later == 1
     assert 60 <= next_threshold <= 180
+
+
+def test_env_example_documents_every_setting_and_loads(tmp_path):
+    import re
+    from pathlib import Path
+
+    from bot.config import BEHAVIOUR_VARIABLES
+
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    text = example.read_text()
+    source = (Path(__file__).resolve().parents[1] / "bot" / "config.py").read_text()
+    read = set(re.findall(r'get\("((?:TWITCH|STREAMCHAT)_[A-Z_]+)"', source)) | {v for _, v, _ in BEHAVIOUR_VARIABLES}
+    documented = set(re.findall(r"^((?:TWITCH|STREAMCHAT)_[A-Z_]+)=", text, re.MULTILINE))
+    assert read <= documented, read - documented
+    filled = text.replace("TWITCH_CLIENT_ID=\n", "TWITCH_CLIENT_ID=a\n").replace("TWITCH_CLIENT_SECRET=\n", "TWITCH_CLIENT_SECRET=b\n")
+    filled = filled.replace("TWITCH_BOT_ID=\n", "TWITCH_BOT_ID=1\n").replace("TWITCH_CHANNELS=\n", "TWITCH_CHANNELS=c\n")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(filled)
+    settings = load_settings({}, dotenv=dotenv)
+    assert settings.behaviour == ChannelSettings()  # the example shows the defaults
