@@ -11,7 +11,8 @@ request (`request_chat`), and decides:
   dropped quietly); moderators and the broadcaster skip the per-viewer cooldown;
 - when to join the conversation: after about N human messages and/or about T minutes since it
   last spoke (each threshold drawn again with jitter after every post), only while chat is
-  active (at least `active_messages` human messages in the last `active_seconds`).
+  active (at least `active_messages` human messages in the last `active_seconds`), never more
+  often than once per `join_min_seconds`, and never ahead of `!chat` answers waiting to be sent.
 
 Generation runs on the `ModelWorker` thread; posts go to the channel's `SendQueue`.
 """
@@ -110,6 +111,7 @@ class ChannelBrain:
         self._activity: deque[float] = deque(maxlen=max(1, settings.active_messages))
         self._since_post = 0
         self._last_post = clock()
+        self._last_join = float("-inf")
         self._join_after_messages = 0
         self._join_after_seconds = 0.0
         self._draw_join_thresholds()
@@ -196,12 +198,15 @@ class ChannelBrain:
         s = self.settings
         if not self.posting or self._joining or self.pending or (not s.join_messages and not s.join_minutes):
             return
-        if now < self._next_chat or not self.is_active(now):
+        if now < self._next_chat or now - self._last_join < s.join_min_seconds or self.send_queue.pending:
+            return
+        if not self.is_active(now):
             return
         by_messages = bool(s.join_messages) and self._since_post >= self._join_after_messages
         by_time = bool(s.join_minutes) and now - self._last_post >= self._join_after_seconds
         if by_messages or by_time:
             self._joining = True
+            self._last_join = now
             self._spawn(self._join(now))
 
     # ---- generation and posting -----------------------------------------------------------------

@@ -48,6 +48,7 @@ class ChannelSettings:
     join_messages: int = 60  # join in after about this many human messages (0: never)
     join_minutes: float = 10.0  # ... or after about this many minutes (0: never)
     join_jitter: float = 0.25  # both thresholds vary by up to this fraction
+    join_min_seconds: float = 60.0  # never join in more often than this (busy chat reaches N fast)
     active_messages: int = 5  # chat counts as active with at least this many human messages ...
     active_seconds: float = 120.0  # ... within this many seconds; the bot joins in only then
     context_messages: int = 30  # recent messages the model sees
@@ -67,6 +68,7 @@ BEHAVIOUR_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("join_messages", "STREAMCHAT_JOIN_MESSAGES", "join the conversation after about N human messages (0: off)"),
     ("join_minutes", "STREAMCHAT_JOIN_MINUTES", "join the conversation after about T minutes (0: off)"),
     ("join_jitter", "STREAMCHAT_JOIN_JITTER", "random variation of N and T, as a fraction"),
+    ("join_min_seconds", "STREAMCHAT_JOIN_MIN_SECONDS", "never join in more often than once per this many seconds"),
     ("active_messages", "STREAMCHAT_ACTIVE_MESSAGES", "chat is active with at least this many human messages ..."),
     ("active_seconds", "STREAMCHAT_ACTIVE_SECONDS", "... within this many seconds; the bot joins in only then"),
     ("context_messages", "STREAMCHAT_CONTEXT_MESSAGES", "recent chat messages the model sees as context"),

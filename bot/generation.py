@@ -45,6 +45,8 @@ class ModelWorker:
         self.failures = 0
         # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/moderation.py).
         self.sampling: dict[str, dict] = {}
+        self._defaults_of = None  # the engine whose own settings `_defaults` holds
+        self._defaults: dict = {}
 
     def swap(self, generator) -> None:
         """Use `generator` from the next job on (the running job finishes with the old one)."""
@@ -61,8 +63,19 @@ class ModelWorker:
         return await self._run(lambda: self._for(channel).message(list(context), channel=channel))
 
     def _for(self, channel: str):
-        """The engine with the channel's sampling settings in place (on the worker thread, between jobs)."""
+        """The engine with the channel's sampling settings in place (on the worker thread, between jobs).
+
+        A setting another channel overrode goes back to the engine's own value first, so one
+        channel's overrides never leak into another's.
+        """
         generator = self.generator
+        if not self.sampling:
+            return generator
+        if self._defaults_of is not generator:
+            self._defaults_of, self._defaults = generator, dict(vars(generator.settings))
+        for overrides in self.sampling.values():
+            for name in overrides:
+                setattr(generator.settings, name, self._defaults[name])
         for name, value in self.sampling.get(channel, {}).items():
             setattr(generator.settings, name, value)
         return generator

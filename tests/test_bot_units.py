@@ -420,3 +420,28 @@ def test_env_example_documents_every_setting_and_loads(tmp_path):
     dotenv.write_text(filled)
     settings = load_settings({}, dotenv=dotenv)
     assert settings.behaviour == ChannelSettings()  # the example shows the defaults
+
+
+def test_per_channel_sampling_overrides_do_not_leak():
+    from trainer.generate import SamplingSettings
+
+    class Seen(StandIn):
+        def __init__(self):
+            super().__init__()
+            self.settings = SamplingSettings()
+            self.temperatures = []
+
+        def message(self, context=(), *, channel=None):
+            self.temperatures.append((channel, self.settings.temperature))
+            return "ok"
+
+    async def scenario():
+        generator = Seen()
+        worker = ModelWorker(generator)
+        worker.sampling["hot"] = {"temperature": 1.5}
+        for channel in ("hot", "plain", "hot", "plain"):
+            await worker.message([], channel=channel)
+        worker.close()
+        return generator.temperatures
+
+    assert asyncio.run(scenario()) == [("hot", 1.5), ("plain", 0.9), ("hot", 1.5), ("plain", 0.9)]
