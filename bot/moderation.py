@@ -252,7 +252,8 @@ class LearningLoop:
         parts = [self.model_line(), f"up {_duration(time.time() - self.started)}",
                  f"collected today {today}, total {total}"]
         if self.reloader.home is not None:
-            parts.append(describe_status(self.reloader.home))
+            launcher = self.launchers.get(channel)
+            parts.append(describe_status(self.reloader.home, starting=bool(launcher and launcher.spawned())))
         parts.append(self.settings_line(channel))
         line = " | ".join(parts)
         return line if len(line) <= 450 else line[:447] + "..."

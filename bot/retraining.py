@@ -34,9 +34,14 @@ def _clock(iso: str | None) -> str:
     return iso.split("T", 1)[1][:5] + " UTC"
 
 
-def describe_status(home: ModelHome) -> str:
-    """A short line about the last (or running) retrain for `!chatstatus`."""
+def describe_status(home: ModelHome, *, starting: bool = False) -> str:
+    """A short line about the last (or running) retrain for `!chatstatus`.
+
+    `starting`: a retrain process was just spawned and has not written its status yet.
+    """
     status = home.read_status()
+    if starting and status.get("state") != "running":
+        return "retraining (starting)"
     if not status:
         return "never retrained"
     state = status.get("state")
@@ -82,6 +87,10 @@ class RetrainLauncher:
             "--nice", str(NICE), "--no-progress", *self.extra_args,
         ]
 
+    def spawned(self) -> bool:
+        """Whether the process this launcher started still runs."""
+        return self.process is not None and self.process.poll() is None
+
     def running(self) -> bool:
         if self.process is not None and self.process.poll() is None:
             return True
@@ -90,7 +99,7 @@ class RetrainLauncher:
     def start(self) -> str:
         """Spawn the retrain (never blocks); return a one-line reply for chat."""
         if self.running():
-            return f"a retrain is already running: {describe_status(self.home)}"
+            return f"a retrain is already running: {describe_status(self.home, starting=True)}"
         self.home.path.mkdir(parents=True, exist_ok=True)
         log = open(self.home.log_path, "a", encoding="utf-8")
         log.write(f"\n=== retrain started from chat at {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n")
