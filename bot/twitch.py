@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import timezone
 
@@ -39,8 +40,23 @@ from trainer.errors import StreamchatError
 
 logger = logging.getLogger(__name__)
 
-# TwitchIO warns at every start that the optional Starlette adapter is not installed; we use aiohttp's.
-logging.getLogger("twitchio.client").addFilter(lambda record: "StarletteAdapter" not in record.getMessage())
+_SECRET_IN_URL = re.compile(r"((?:client_secret|refresh_token|access_token|code)=)[^&\s'\"]+")
+
+
+def _redact(record: logging.LogRecord) -> bool:
+    """TwitchIO puts a failed request's URL in some log lines, and a token request's URL carries
+    the client secret and the refresh token: replace them before anything is written."""
+    message = record.getMessage()
+    if "=" in message:
+        cleaned = _SECRET_IN_URL.sub(r"\1<redacted>", message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+    # TwitchIO warns at every start that the optional Starlette adapter is missing; we use aiohttp's.
+    return "StarletteAdapter" not in message
+
+
+for _name in [n for n in list(logging.root.manager.loggerDict) if n == "twitchio" or n.startswith("twitchio.")]:
+    logging.getLogger(_name).addFilter(_redact)
 
 
 def use_endpoints(settings: Settings) -> None:

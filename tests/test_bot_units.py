@@ -445,3 +445,14 @@ def test_per_channel_sampling_overrides_do_not_leak():
         return generator.temperatures
 
     assert asyncio.run(scenario()) == [("hot", 1.5), ("plain", 0.9), ("hot", 1.5), ("plain", 0.9)]
+
+
+def test_twitchio_log_lines_never_carry_secrets(caplog):
+    import logging
+
+    import bot.twitch  # noqa: F401  (installs the redaction filter)
+
+    url = "https://id.twitch.tv/oauth2/token?client_id=abc&client_secret=s3cr3t&grant_type=refresh_token&refresh_token=r3fr3sh"
+    with caplog.at_level(logging.ERROR):
+        logging.getLogger("twitchio.eventsub.websockets").error("Unable to resubscribe: %s", f"Request {url} failed")
+    assert "s3cr3t" not in caplog.text and "r3fr3sh" not in caplog.text and "client_secret=<redacted>" in caplog.text
