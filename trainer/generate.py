@@ -157,9 +157,6 @@ class Generator:
         fastest for the small presets, and much faster when other jobs share the cores
         (benchmarks/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         from trainer.chatformat import BOUNDARY
         from trainer.checkpoint import load_card, load_fingerprints
         from trainer.home import resolve_model
@@ -170,9 +167,14 @@ class Generator:
             raise StreamchatError(f"unknown sampling settings: {', '.join(sorted(unknown))}")
         sampling = SamplingSettings(**settings)
         sampling.validate()
+        # Everything about the folder is checked before the (slow) torch import.
         model_dir = resolve_model(model_dir)
         card = load_card(model_dir)
         fingerprints = load_fingerprints(model_dir)
+
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
