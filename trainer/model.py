@@ -97,6 +97,7 @@ def build_model(preset: Preset, vocab_size: int, eos_token_id: int):
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
+        activation_function="gelu_pytorch_tanh",  # GPT-2's gelu, one fused kernel: ~30 % faster on CPU
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,
         pad_token_id=eos_token_id,

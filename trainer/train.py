@@ -302,6 +302,14 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+def _out_of_memory(preset: str, device: str) -> StreamchatError:
+    from trainer.model import smaller_preset
+
+    smaller = smaller_preset(preset)
+    advice = f"use --preset {smaller}" if smaller else "close other programs or use a machine with more memory"
+    return StreamchatError(f"the {preset} preset ran out of memory on {device}; {advice}")
+
+
 # ---------------------------------------------------------------- train
 
 
@@ -329,16 +337,6 @@ def train(
     checkpoint with its tokenizer. `precision` is auto/bf16/fp32; `overrides` replaces
     preset fields (experiments, benchmarks); `vocab_size` fixes the BPE size.
     """
-    import numpy as np
-    import torch
-    from transformers import TrainingArguments, set_seed
-
-    from trainer.checkpoint import load_checkpoint, save_checkpoint
-    from trainer.fingerprints import FingerprintSet
-    from trainer.model import build_model, count_parameters, get_preset, smaller_preset
-    from trainer.packing import BlockDataset, pack_blocks, token_stream
-    from trainer.tokenizer import add_emotes_to, train_tokenizer
-
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if base_model and init_from:
         raise StreamchatError("use either --base-model or init_from, not both")
@@ -347,8 +345,17 @@ def train(
     if max_steps is not None and max_steps <= 0:
         raise StreamchatError("--max-steps must be a positive number of steps")
     wall_start = time.monotonic()
+    train_records, valid_records, emotes, stats = load_corpus(data_dir)  # before the heavy imports: fail fast
+
+    from transformers import TrainingArguments, set_seed
+
+    from trainer.checkpoint import load_checkpoint, save_checkpoint
+    from trainer.fingerprints import FingerprintSet
+    from trainer.model import build_model, count_parameters, get_preset
+    from trainer.packing import BlockDataset, pack_blocks, token_stream
+    from trainer.tokenizer import add_emotes_to, train_tokenizer
+
     set_seed(seed)
-    train_records, valid_records, emotes, stats = load_corpus(data_dir)
     device = pick_device()
     run_dir = out_dir / RUN_DIR
     resume_from = None
@@ -434,7 +441,12 @@ def train(
             f"{len(valid_blocks)} validation blocks; add more chat or use --preset tiny"
         )
     if model is None:
-        model = build_model(chosen, len(tokenizer), tokenizer.eos_token_id)
+        try:
+            model = build_model(chosen, len(tokenizer), tokenizer.eos_token_id)
+        except Exception as error:
+            if _is_out_of_memory(error):
+                raise _out_of_memory(chosen.name, device) from None
+            raise
     n_params = count_parameters(model)
     eval_blocks = _evenly_spaced(valid_blocks, chosen.eval_blocks)
     logger.info(
@@ -492,9 +504,7 @@ def train(
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except Exception as error:
         if _is_out_of_memory(error):
-            smaller = smaller_preset(chosen.name)
-            advice = f"use --preset {smaller}" if smaller else "free memory or use a machine with more"
-            raise StreamchatError(f"the {chosen.name} preset ran out of memory on {device}; {advice}") from None
+            raise _out_of_memory(chosen.name, device) from None
         raise
     train_seconds = time.monotonic() - train_start
 
