@@ -308,7 +308,9 @@ class LearningLoop:
         try:
             _, target = await asyncio.get_running_loop().run_in_executor(None, switch)
         except StreamchatError as error:
-            return f"no rollback: {str(error).split(':', 1)[-1].strip()[:200]}"
+            if "already running" in str(error):
+                return "no rollback while a retrain runs; try again when it is done"
+            return f"no rollback: {str(error).removeprefix(f'{home.path}: ')[:200]}"
         outcome = await self.reloader.reload()
         return f"rolled back to {target}; {outcome}"
 

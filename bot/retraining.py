@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from trainer.home import ModelHome, format_status
@@ -32,6 +33,14 @@ def _clock(iso: str | None) -> str:
     if not iso or "T" not in iso:
         return iso or "?"
     return iso.split("T", 1)[1][:5] + " UTC"
+
+
+def _minutes_since(iso: str | None) -> str:
+    try:
+        then = datetime.fromisoformat((iso or "").replace("Z", "+00:00"))
+    except ValueError:
+        return "?"
+    return f"{max(0, (datetime.now(timezone.utc) - then).total_seconds()) / 60:.0f}m"
 
 
 def describe_status(home: ModelHome, *, starting: bool = False) -> str:
@@ -50,7 +59,7 @@ def describe_status(home: ModelHome, *, starting: bool = False) -> str:
         line = f"retraining ({stage}) since {_clock(status.get('started'))}"
         max_time = status.get("max_time")
         if stage == "training" and max_time:
-            line += f", training up to {max_time / 60:.0f} min"
+            line = f"retraining (training, {_minutes_since(status.get('stage_started'))} of up to {max_time / 60:.0f}m)"
         return line
     if state == "interrupted":
         return f"last retrain interrupted ({_clock(status.get('started'))})"

@@ -177,8 +177,13 @@ def test_opt_out_forget_and_opt_in_from_chat(tmp_path, tiny_checkpoint):
             async with LoopBot(env) as bot:
                 for user in ("alice", "bob", "carol"):
                     await fake.chat(CHANNEL, user, f"{user} says hello to chat")
+                # A moderator deletes one of dave's messages; erin is banned (her messages cleared).
+                deleted = await fake.chat(CHANNEL, "dave", "dave says something deletable")
+                await fake.chat(CHANNEL, "erin", "erin says something bannable")
                 await settle(bot)
-                assert len(collected(tmp_path)) == 3
+                await fake.delete_message(CHANNEL, "dave", deleted)
+                await fake.clear_user(CHANNEL, "erin")
+                await fake.wait_until(lambda: len(collected(tmp_path)) == 3, 10, "the purges")
                 reply = await ask(fake, bot, "alice", "!chatoptout")
                 assert reply == "ok, I won't learn from your messages (1 removed)"
                 assert await silent(fake, bot, "viewer", "!chatforget bob")  # viewers can't
@@ -201,6 +206,12 @@ def test_opt_out_forget_and_opt_in_from_chat(tmp_path, tiny_checkpoint):
                 await settle(bot)
                 assert collected(tmp_path)[-1].text == "alice did"
                 assert "carol did not opt in" not in [r.text for r in collected(tmp_path)]
+        # What the next retrain may learn from (the corpus builder's view of the collection).
+        channel_dir = tmp_path / "collected" / CHANNEL
+        assert [r.text for r in privacy.learnable_records(channel_dir)] == ["alice is back", "alice did"]
+        privacy.set_opt_in_only(channel_dir, False)
+        assert [r.text for r in privacy.learnable_records(channel_dir)] == [
+            "carol says hello to chat", "carol talks again", "alice is back", "alice did"]
 
     asyncio.run(scenario())
 
@@ -282,8 +293,10 @@ def test_collect_retrain_promote_and_reply_from_the_new_version(tmp_path, tiny_c
                 assert bot.bot.worker.generator.model_dir.name == new
                 reply = await ask(fake, bot, "viewer", "!chat what a game")
                 assert reply is not None and reply.startswith("what a game")
-                await asyncio.sleep(2.5)  # the retrain watcher's announcement
-                assert any(s.text.startswith("last retrain") and "promoted" in s.text for s in fake.accepted())
+                # Once the retrain process has exited, the bot says how it went.
+                await fake.wait_until(
+                    lambda: any(s.text.startswith("last retrain") and "promoted" in s.text for s in fake.accepted()),
+                    30, "the retrain's announcement")
                 assert f"model {new}" in await ask(fake, bot, "mod", "!chatstatus", MOD)
                 log = home.log_path.read_text()
                 assert "promoted" in log

@@ -281,9 +281,16 @@ def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
 
         home.write_status(stage="evaluating", stage_started=utc_now())
         figures["candidate"] = _evaluate(candidate, data_dir, options.samples, options.progress)
+        current_problem = None
         if current_dir is not None:
-            figures["current"] = _evaluate(current_dir, data_dir, options.samples, options.progress)
+            try:
+                figures["current"] = _evaluate(current_dir, data_dir, options.samples, options.progress)
+            except StreamchatError as error:  # a broken current version must not block a working candidate
+                current_problem = str(error)
+                logger.warning("the current version could not be evaluated: %s", error)
         decision = decide(figures["candidate"], figures.get("current"), options.margin)
+        if current_problem is not None and decision.promote:
+            decision = Decision(True, f"the current version could not be evaluated ({current_problem[:200]})")
 
         if decision.promote:
             home.write_status(stage="promoting")
