@@ -130,6 +130,7 @@ class StreamchatBot(commands.Bot):
             client_secret=settings.client_secret,
             bot_id=settings.bot_id,
             prefix="!",
+            case_insensitive=True,  # `!Chat` works too, as in the terminal
             fetch_client_user=False,
         )
         self.settings = settings

@@ -96,6 +96,27 @@ def test_chat_replies_collects_and_honours_deletions(tmp_path, generator):
     asyncio.run(scenario())
 
 
+def test_two_channels_keep_their_own_context_settings_and_files(tmp_path, generator):
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = bot_environment(fake, tmp_path, channels=("streamer", "other"),
+                                  STREAMCHAT_USER_COOLDOWN__OTHER="60")
+            async with RunningBot(env, generator) as bot:
+                a = [await fake.chat("streamer", "v1", f"streamer chat {i}") for i in range(3)]
+                b = [await fake.chat("other", "v1", f"other chat {i}") for i in range(2)]
+                for channel in ("streamer", "other", "streamer", "other"):
+                    await fake.chat(channel, "asker", "!Chat twice in a row")  # case does not matter
+                await wait_idle(bot, fake)
+                streamer_id, other_id = (fake.user_by_login(c)["id"] for c in ("streamer", "other"))
+                assert len(fake.accepted(streamer_id)) == 2 and len(fake.accepted(other_id)) == 1
+                assert bot.brains["streamer"].context == [f"streamer chat {i}" for i in range(3)]
+                assert bot.brains["other"].context == [f"other chat {i}" for i in range(2)]
+                assert [r.id for r in collected(tmp_path, "streamer")] == a
+                assert [r.id for r in collected(tmp_path, "other")] == b
+
+    asyncio.run(scenario())
+
+
 HOSTILE = [
     "/ban someone",
     ".color red",
