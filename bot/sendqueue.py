@@ -115,7 +115,7 @@ class SendQueue:
         self._recent: deque[tuple[float, str]] = deque()  # (time, text) of posts that went out
         self._paused_until = 0.0
         self._task: asyncio.Task | None = None
-        self.sent: list[tuple[float, Post]] = []  # (time sent, post), for figures and tests
+        self.sent: deque[tuple[float, Post]] = deque(maxlen=1000)  # (time sent, post): the latest, for figures
         self.dropped: Counter[str] = Counter()
         self.on_sent: list[Callable[[Post, float], None]] = []  # hooks: called after each post went out
 

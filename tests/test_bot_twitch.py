@@ -297,3 +297,36 @@ def test_start_up_problems_are_clear_errors(tmp_path, generator, problem):
                 "wrong secret": "TWITCH_CLIENT_SECRET", "unknown bot": "python -m bot login"}[problem]
     assert expected in str(error)
     assert "fakeclientsecret" not in str(error)
+
+
+def test_prepare_reads_what_the_bot_collected(tmp_path, generator):
+    from trainer.prepare import prepare
+
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = bot_environment(fake, tmp_path)
+            async with RunningBot(env, generator):
+                for i in range(40):
+                    await fake.chat("streamer", f"viewer{i % 5}", f"collected line number {i} with words KEKW")
+                await fake.wait_until(lambda: len(collected(tmp_path)) == 40, 10, "collection")
+
+    asyncio.run(scenario())
+    stats = prepare([tmp_path / "collected" / "streamer"], tmp_path / "prepared", progress=False)
+    train = list(read_records(tmp_path / "prepared" / "train.jsonl"))
+    valid = list(read_records(tmp_path / "prepared" / "valid.jsonl"))
+    assert len(train) + len(valid) == 40, stats
+    assert all(r.channel == "streamer" for r in train + valid)
+
+
+def test_an_unreadable_model_is_a_clear_error(tmp_path, tiny_checkpoint):
+    import shutil
+
+    from bot.generation import load_generator
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    for path, expected in ((broken, "broken"), (tmp_path / "missing", "missing")):
+        with pytest.raises(StreamchatError) as caught:
+            load_generator(path)
+        assert caught.value.exit_code == 4 and expected in str(caught.value)
