@@ -57,6 +57,9 @@ VIEWER_COMMANDS = frozenset({"optout", "optin"})
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,25}$")
 LOGIN_PATTERN = re.compile(r"^@?[A-Za-z0-9_]{1,25}$")
 MAX_WORD_CHARS = 50
+# Replies pass the engine's filters like any post: at most 60 words and 500 characters.
+MAX_REPLY_WORDS = 55
+MAX_REPLY_CHARS = 450
 
 
 def command_names(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -232,6 +235,8 @@ class LearningLoop:
             self._policy_changed(channel)
             return f"optinonly {raw.lower()}" + (": learning only from viewers who typed the opt-in command"
                                                  if raw.lower() == "on" else "")
+        if name not in TUNABLES:
+            return f"no setting {name[:20]!r}; {usage}"
         try:
             value = self.stores[channel].set(name, raw)
         except SettingError as error:
@@ -254,9 +259,10 @@ class LearningLoop:
         if self.reloader.home is not None:
             launcher = self.launchers.get(channel)
             parts.append(describe_status(self.reloader.home, starting=bool(launcher and launcher.spawned())))
-        parts.append(self.settings_line(channel))
-        line = " | ".join(parts)
-        return line if len(line) <= 450 else line[:447] + "..."
+        line = " | ".join([*parts, self.settings_line(channel)])
+        if len(line) > MAX_REPLY_CHARS or len(line.split()) > MAX_REPLY_WORDS:
+            line = " | ".join(parts)  # the settings are one `!chatset` away
+        return line if len(line) <= MAX_REPLY_CHARS else line[: MAX_REPLY_CHARS - 3] + "..."
 
     def model_line(self) -> str:
         version = self.reloader.version or "?"

@@ -117,7 +117,7 @@ def test_moderator_commands_for_moderators_only_and_settings_survive_a_restart(t
                 assert await ask(fake, bot, "mod", "!chatset interval 15", MOD) == "interval set to 15"
                 assert bot.brain.settings.cooldown == 7 and bot.brain.settings.join_minutes == 15
                 assert bot.bot.worker.sampling[CHANNEL]["temperature"] == 0.5
-                assert (await ask(fake, bot, "mod", "!chatset bogus 1", MOD)).startswith("unknown setting")
+                assert (await ask(fake, bot, "mod", "!chatset bogus 1", MOD)).startswith("no setting 'bogus'; usage: !chatset")
                 assert (await ask(fake, bot, "mod", "!chatset cooldown", MOD)).startswith("usage: !chatset")
                 assert "must be a number" in await ask(fake, bot, "mod", "!chatset temperature hot", MOD)
                 shown = await ask(fake, bot, "mod", "!chatset", MOD)
