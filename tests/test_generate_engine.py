@@ -230,6 +230,7 @@ def test_none_when_every_candidate_is_rejected(random_checkpoint):
     # A prompt with a banned word is refused before sampling: a continuation glued to its
     # last word ("yourselfX") must not hide it from the whole-word match.
     assert gen.complete("go k1ll   yourself") is None
+    assert gen.complete("visit lol dot gg") is None  # a link the cleaner does not know
 
 
 def test_training_copies_and_own_repeats_are_refused(random_checkpoint):

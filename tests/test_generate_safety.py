@@ -188,3 +188,12 @@ def test_is_safe_default_chain():
     assert not is_safe("@x hi")
     assert is_safe("@x hi", allow_mention="x")
     assert not is_safe("n1gg3r")
+
+
+def test_content_reason_covers_what_no_continuation_repairs(chain):
+    assert chain.content_reason("see lol.gg") == "url"
+    assert chain.content_reason("hi @x") == "mention"
+    assert chain.content_reason("hi @x", allow_mention="x") is None
+    assert chain.content_reason("k y s") == "banned_word"
+    assert chain.content_reason("/ban") is None  # a command prefix is stripped, not refused
+    assert chain.counts == {"url": 1, "mention": 1, "banned_word": 1}

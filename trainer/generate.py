@@ -258,10 +258,10 @@ class Generator:
         return texts
 
     def _make(self, echo: str, context: Sequence[str], allow_mention: str | None, channel: str | None) -> str | None:
-        if echo and self.filters.banned_word_in(echo) is not None:
-            # Checked on its own: a continuation glued to the prompt's last word ("...wordX")
-            # would otherwise hide a banned word from the whole-word match.
-            self.filters.counts["banned_word"] += 1
+        if echo and self.filters.content_reason(echo, allow_mention=allow_mention) is not None:
+            # No continuation can repair a link, mention or banned word in the prompt, and a
+            # continuation glued to its last word ("...wordX") could hide a banned word from
+            # the whole-word match: refuse before sampling.
             return None
         texts = self._context_texts(context)
         for _ in range(self.settings.attempts):
@@ -367,6 +367,9 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             raise StreamchatError(f"cannot read the context file {args.context}: {error.strerror}") from error
     extra = read_word_list(args.banned_words) if args.banned_words else ()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would mix with the results
     settings = {name: getattr(args, name) for name, _ in _SETTING_FLAGS}
     gen = Generator.load(args.model_dir, extra_banned_words=extra, threads=args.threads, **settings)
     results = []

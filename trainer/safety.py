@@ -271,6 +271,10 @@ def default_banned_words() -> list[str]:
 # The chain
 
 
+def _allowed(allow_mention: str | None) -> str | None:
+    return allow_mention.lstrip("@").casefold() if allow_mention else None
+
+
 def _same_text_key(text: str) -> str:
     return " ".join(_nfkc(text).split())
 
@@ -355,6 +359,20 @@ class FilterChain:
     def is_safe(self, text: str, *, allow_mention: str | None = None, channel: str | None = None) -> bool:
         return self.check(text, allow_mention=allow_mention, channel=channel) is None
 
+    def content_reason(self, text: str, *, allow_mention: str | None = None) -> str | None:
+        """The rules no added text can repair (url, mention, banned_word), counted like check():
+        a prompt that fails one is refused before any sampling."""
+        reason = None
+        if has_url(text):
+            reason = "url"
+        elif any(name != _allowed(allow_mention) for name in mentions(text)):
+            reason = "mention"
+        elif self.banned_word_in(text) is not None:
+            reason = "banned_word"
+        if reason is not None:
+            self.counts[reason] += 1
+        return reason
+
     def _reason(self, text: str, allow_mention: str | None, channel: str | None) -> str | None:
         if not isinstance(text, str) or not sanitize(text):
             return "empty"
@@ -369,8 +387,7 @@ class FilterChain:
             return "command"
         if has_url(text):
             return "url"
-        allowed = allow_mention.lstrip("@").casefold() if allow_mention else None
-        if any(name != allowed for name in mentions(text)):
+        if any(name != _allowed(allow_mention) for name in mentions(text)):
             return "mention"
         if self.banned_word_in(text) is not None:
             return "banned_word"
