@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.config import EXIT_MODEL
 from trainer.errors import StreamchatError
 from trainer.home import ModelHome, is_home, resolve_model
 
@@ -72,8 +73,10 @@ class ModelReloader:
         generator = self.load(model_dir)
         if self.prepare is not None:
             self.prepare(generator)
-        # One generation, so a model that loads but can't generate never reaches chat.
-        generator.message(context=("hello chat",))
+        # One round of sampling (errors raise, nothing is remembered as posted), so a model
+        # that loads but can't generate never reaches chat.
+        if not generator.candidates(context=("hello chat",)):
+            raise StreamchatError("the model generated nothing")
         return generator
 
     def load_initial(self):
@@ -81,16 +84,14 @@ class ModelReloader:
         try:
             model_dir = resolve_model(self.source)
         except StreamchatError as error:
-            from bot.config import EXIT_MODEL
-
             raise StreamchatError(f"cannot load the model {self.source}: {error}", exit_code=EXIT_MODEL) from None
         try:
             generator = self._load_checked(model_dir)
-        except StreamchatError:
-            raise
+        except StreamchatError as error:
+            if error.exit_code == EXIT_MODEL:
+                raise
+            raise StreamchatError(f"the model at {model_dir} is unusable: {error}", exit_code=EXIT_MODEL) from None
         except Exception as error:  # a broken checkpoint: say which and why
-            from bot.config import EXIT_MODEL
-
             raise StreamchatError(f"the model at {model_dir} could not be loaded: {error}", exit_code=EXIT_MODEL) from error
         self._install(generator, model_dir)
         return generator
