@@ -149,3 +149,19 @@ def test_markov_chain_walks_known_transitions_only():
     assert outputs == {"a b c", "a b d", "x y"}  # order 2 on this corpus can only copy
     assert chain.generate(["y"]) in outputs  # no pair starts with y: a random message start
     assert chain.generate(["b"]) in {"b c", "b d"}  # seeded mid-message: a pair starting with b
+
+
+@pytest.mark.shared_data
+def test_baselines_on_real_chat(shared_data, tmp_path):
+    """On a real channel (arypie, 33k messages) the 5-gram lands where n-grams land on chat
+    (~2.1-2.2 bits per char) and the Markov chain mostly copies chat, as the bots do."""
+    from trainer.evaluate import evaluate_baselines
+    from trainer.prepare import prepare
+
+    prepare([shared_data / "arypie-gql-2021"], tmp_path / "data", progress=False)
+    result = evaluate_baselines(tmp_path / "data", samples=200)
+    assert 1.8 < result["bits_per_char"]["char_5gram"] < 2.5
+    assert result["bits_per_char"]["char_5gram_novel"] > result["bits_per_char"]["char_5gram"]
+    markov = result["generation"]["markov"]
+    assert markov["empty_rate"] == 0.0 and markov["copy_rate_all"] > 0.3
+    assert 0.35 < markov["realism_auc"] < 0.7  # copies of real chat are hard to tell from it

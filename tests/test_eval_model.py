@@ -18,10 +18,10 @@ from trainer.evaluate import (
     _windows,
     bits_per_char,
     evaluate,
+    evaluate_baselines,
+    format_report,
     load_model,
     model_message_bits,
-    register,
-    run,
     sample_contexts,
 )
 from trainer.fingerprints import FingerprintSet
@@ -162,22 +162,42 @@ def test_evaluate_reports_model_baselines_and_generation(checkpoint, corpus):
     json.dumps(result)  # serializable as is
 
 
-def _cli(argv):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    return run(parser.parse_args(argv))
-
-
 def test_cli_end_to_end_with_json(checkpoint, corpus, tmp_path, capsys):
+    from trainer.cli import main
+
     out = tmp_path / "figures" / "eval.json"
-    assert _cli(["evaluate", str(checkpoint), "--data", str(corpus), "--json", str(out), "--samples", "16"]) == 0
+    assert main(["evaluate", str(checkpoint), "--data", str(corpus), "--json", str(out), "--samples", "16"]) == 0
     printed = capsys.readouterr().out
-    assert "char 5-gram" in printed and "realism AUC" in printed and "markov:" in printed
+    assert "char 5-gram" in printed and "realism AUC" in printed and "markov: " in printed
     figures = json.loads(out.read_text())
     assert figures["generation"]["model"]["count"] == 16
     assert figures["bits_per_char"]["model"] > 0
+
+
+def test_cli_bad_model_dir_is_an_error_message(corpus, tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "trainer", "evaluate", str(corpus), "--data", str(corpus)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "not a streamchat checkpoint" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_baselines_alone(corpus):
+    result = evaluate_baselines(corpus, samples=20)
+    assert set(result["bits_per_char"]) == {"char_5gram", "char_5gram_novel"}
+    assert set(result["generation"]) >= {"markov"} and "model" not in result["generation"]
+    assert "char 5-gram" in format_report(result)
+
+
+def test_evaluate_the_trained_tiny_checkpoint(tiny_checkpoint):
+    data = tiny_checkpoint.parent / "data"  # where the fixture prepared data/sample
+    result = evaluate(tiny_checkpoint, data, samples=16, progress=False)
+    bpc = result["bits_per_char"]
+    assert 0 < bpc["char_5gram"] < 8 and 0 < bpc["model"] < 8
+    assert result["generation"]["model"]["count"] == 16
 
 
 def test_bad_inputs_are_clear_errors(checkpoint, corpus, tmp_path):

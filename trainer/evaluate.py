@@ -6,12 +6,14 @@ summed over messages and divided by the sum of (length + 1). It doesn't depend o
 tokenizer, so models with different vocabularies and the character 5-gram compare directly.
 The model reads the chat format (`EOS m1 EOS m2 ... EOS`); each stream is scored in windows
 of the model's `block_size` that overlap by half, so every token is scored exactly once with
-at least half a window of preceding chat as context.
+at least half a window of preceding chat as context. In fp32: bf16 autocast gave the same
+figure to 4 decimals on the 2-core CPU but took 2.2x as long.
 
 Generation: free messages conditioned on real validation context (a random place in a
 validation stream, the 8-20 messages before it), from the raw model (no safety filter:
 evaluation measures the model) and from the word Markov chain, with the metrics of
-`trainer.genmetrics` against the real messages.
+`trainer.genmetrics` against the real messages. `evaluate_baselines` gives the baselines'
+figures alone (what a model has to beat on a corpus).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.baselines import group_streams
 from trainer.errors import StreamchatError
 from trainer.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
 
@@ -74,13 +77,6 @@ def _as_loaded(model_dir_or_loaded) -> LoadedModel:
     if isinstance(model_dir_or_loaded, LoadedModel):
         return model_dir_or_loaded
     return load_model(model_dir_or_loaded)
-
-
-def group_streams(records: Iterable[ChatRecord | str]) -> list[list[str]]:
-    """Message texts grouped by stream, each in record order (time order)."""
-    from trainer.baselines import group_streams as group
-
-    return group(records)
 
 
 # ----- bits per character -------------------------------------------------------------------
@@ -138,14 +134,20 @@ def model_message_bits(
             batch = jobs[start : start + batch_size]
             width = max(end - begin for _, begin, end, _ in batch)
             inputs = torch.full((len(batch), width), eos, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, (s, begin, end, _) in enumerate(batch):
                 inputs[row, : end - begin] = torch.from_numpy(stream_ids[s][begin:end])
-            # Right padding only: causal attention never lets a real token see the pads.
-            logits = model(input_ids=inputs.to(device)).logits.float()
+                mask[row, : end - begin] = 1
+            # Right padding: causal attention never lets a real token see the pads anyway.
+            # Only positions from `low` on predict a scored token: skip the output layer before.
+            low = min(first - begin - 1 for _, begin, _, first in batch)
+            logits = model(
+                input_ids=inputs.to(device), attention_mask=mask.to(device), logits_to_keep=width - low
+            ).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1)
             for row, (s, begin, end, first) in enumerate(batch):
                 targets = torch.from_numpy(stream_ids[s][first:end]).to(device)
-                rows = torch.arange(first - begin - 1, end - begin - 1, device=device)
+                rows = torch.arange(first - begin - 1 - low, end - begin - 1 - low, device=device)
                 picked = logprobs[row, rows, targets].double().cpu().numpy()
                 token_bits[s][first:end] = -picked / math.log(2)
             bar.update(len(batch))
@@ -198,7 +200,7 @@ def model_generate(
     contexts: Sequence[Sequence[str]],
     *,
     seed: int = 0,
-    batch_size: int = 16,
+    batch_size: int = 50,
     max_new_tokens: int = MAX_NEW_TOKENS,
     progress: bool = False,
 ) -> list[str]:
@@ -243,7 +245,26 @@ def model_generate(
 
 
 # ----- the whole evaluation -----------------------------------------------------------------
-def _read_split(data_dir: Path) -> tuple[list[ChatRecord], list[ChatRecord], set[str]]:
+@dataclass
+class Corpus:
+    """A prepared corpus as evaluation reads it."""
+
+    train_streams: list[list[str]]
+    valid_streams: list[list[str]]
+    emotes: set[str]
+
+    @property
+    def train_texts(self) -> list[str]:
+        return [t for texts in self.train_streams for t in texts]
+
+    @property
+    def valid_texts(self) -> list[str]:
+        return [t for texts in self.valid_streams for t in texts]
+
+
+def read_corpus(data_dir: str | Path) -> Corpus:
+    """The train and validation splits and emotes of a folder `prepare` wrote."""
+    data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise StreamchatError(f"data folder {data_dir} does not exist; make one with `python -m trainer prepare`")
     missing = [name for name in (TRAIN_FILE, VALID_FILE) if not (data_dir / name).is_file()]
@@ -252,8 +273,8 @@ def _read_split(data_dir: Path) -> tuple[list[ChatRecord], list[ChatRecord], set
             f"{data_dir} is not a prepared corpus (no {', '.join(missing)}); "
             f"make one with `python -m trainer prepare LOGS... --out {data_dir}`"
         )
-    train = list(read_records(data_dir / TRAIN_FILE))
-    valid = list(read_records(data_dir / VALID_FILE))
+    train = group_streams(read_records(data_dir / TRAIN_FILE))
+    valid = group_streams(read_records(data_dir / VALID_FILE))
     if not train:
         raise StreamchatError(f"{data_dir / TRAIN_FILE} has no messages; run `python -m trainer prepare` on more chat")
     if not valid:
@@ -263,53 +284,45 @@ def _read_split(data_dir: Path) -> tuple[list[ChatRecord], list[ChatRecord], set
         )
     emotes_path = data_dir / EMOTES_FILE
     emotes = set(emotes_path.read_text(encoding="utf-8").split()) if emotes_path.is_file() else set()
-    return train, valid, emotes
+    return Corpus(train, valid, emotes)
 
 
-def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: bool = True, seed: int = 0) -> dict:
-    """Bits per char of the model and the character 5-gram on the validation split, and
-    generation metrics of the model and the word Markov chain (see the module docstring)."""
+def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | None = None, progress: bool = False) -> dict:
+    """The figures for the baselines, and for the model when `loaded` is given."""
     from trainer.baselines import CharNgram, MarkovChain
     from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
     from trainer.genmetrics import generation_metrics
 
-    model_dir, data_dir = Path(model_dir), Path(data_dir)
-    loaded = load_model(model_dir)  # first: a wrong model dir fails before any slow work
-    train, valid, emotes = _read_split(data_dir)
-    train_texts = [r.text for r in train]
-    valid_streams = group_streams(valid)
-    valid_texts = [t for texts in valid_streams for t in texts]
-    timing = {}
-
-    start = time.perf_counter()
-    training_set = FingerprintSet.from_texts(train_texts)
+    valid_streams, valid_texts = corpus.valid_streams, corpus.valid_texts
+    training_set = FingerprintSet.from_texts(corpus.train_texts)
     novel = np.array([t not in training_set for t in valid_texts])
-    model_bits = model_message_bits(loaded, valid_streams, progress=progress)
-    timing["model_bpc_s"] = time.perf_counter() - start
+    timing = {}
+    bpc = {}
 
+    if loaded is not None:
+        start = time.perf_counter()
+        model_bits = model_message_bits(loaded, valid_streams, progress=progress)
+        bpc["model"] = _bpc_summary(model_bits, valid_streams, novel)
+        timing["model_bpc_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    ngram = CharNgram(5).fit(group_streams(train))
-    ngram_bits = [ngram.stream_message_bits(texts) for texts in valid_streams]
-    timing["ngram_s"] = time.perf_counter() - start
+    ngram = CharNgram(5).fit(corpus.train_streams)
+    bpc["char_5gram"] = _bpc_summary([ngram.stream_message_bits(t) for t in valid_streams], valid_streams, novel)
+    timing["char_5gram_s"] = time.perf_counter() - start
 
-    model_bpc = _bpc_summary(model_bits, valid_streams, novel)
-    ngram_bpc = _bpc_summary(ngram_bits, valid_streams, novel)
+    bits_per_char = {}
+    for name, figures in bpc.items():
+        bits_per_char[name] = figures["bits_per_char"]
+        bits_per_char[f"{name}_novel"] = figures["bits_per_char_novel"]
+    if loaded is not None:
+        bits_per_char["model_vs_5gram"] = bits_per_char["model"] / bits_per_char["char_5gram"] - 1
     result = {
-        "model_dir": str(model_dir),
-        "data_dir": str(data_dir),
         "validation": {
             "streams": len(valid_streams),
             "messages": len(valid_texts),
             "chars": sum(len(t) + 1 for t in valid_texts),
             "novel_share": float(novel.mean()),
         },
-        "bits_per_char": {
-            "model": model_bpc["bits_per_char"],
-            "char_5gram": ngram_bpc["bits_per_char"],
-            "model_vs_5gram": model_bpc["bits_per_char"] / ngram_bpc["bits_per_char"] - 1,
-            "model_novel": model_bpc["bits_per_char_novel"],
-            "char_5gram_novel": ngram_bpc["bits_per_char_novel"],
-        },
+        "bits_per_char": bits_per_char,
         "generation": None,
         "examples": [],
         "timing_s": timing,
@@ -317,30 +330,45 @@ def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: b
     if samples <= 0:
         return result
 
-    start = time.perf_counter()
     places = sample_contexts(valid_streams, samples, seed=seed)
     contexts = [context for context, _ in places]
     real = [message for _, message in places]
-    model_outputs = model_generate(loaded, contexts, seed=seed, progress=progress)
-    timing["model_generate_s"] = time.perf_counter() - start
-    chain = MarkovChain(seed=seed).fit(train_texts)
-    markov_outputs = [chain.generate(context) for context in contexts]
-
-    fingerprint_file = model_dir / FINGERPRINT_FILE
-    model_training = FingerprintSet.load(fingerprint_file) if fingerprint_file.is_file() else training_set
-    common = {"real": real, "real_all": valid_texts, "emotes": emotes}
-    result["generation"] = {
-        "samples": len(places),
-        "context_messages": list(CONTEXT_MESSAGES),
-        "sampling": {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS, "filtered": False},
-        "model": generation_metrics(model_outputs, training=model_training, **common),
-        "markov": generation_metrics(markov_outputs, training=training_set, **common),
-    }
+    common = {"real": real, "real_all": valid_texts, "emotes": corpus.emotes}
+    generation = {"samples": len(places), "context_messages": list(CONTEXT_MESSAGES)}
+    outputs = {}
+    if loaded is not None:
+        start = time.perf_counter()
+        outputs["model"] = model_generate(loaded, contexts, seed=seed, progress=progress)
+        timing["model_generate_s"] = time.perf_counter() - start
+        fingerprint_file = loaded.model_dir / FINGERPRINT_FILE  # what the model was trained on
+        model_training = FingerprintSet.load(fingerprint_file) if fingerprint_file.is_file() else training_set
+        generation["sampling"] = {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS, "filtered": False}
+        generation["model"] = generation_metrics(outputs["model"], training=model_training, **common)
+    chain = MarkovChain(seed=seed).fit(corpus.train_texts)
+    outputs["markov"] = [chain.generate(context) for context in contexts]
+    generation["markov"] = generation_metrics(outputs["markov"], training=training_set, **common)
+    result["generation"] = generation
     result["examples"] = [
-        {"context": contexts[i][-3:], "real": real[i], "model": model_outputs[i], "markov": markov_outputs[i]}
+        {"context": contexts[i][-3:], "real": real[i], **{name: out[i] for name, out in outputs.items()}}
         for i in range(min(PRINTED_SAMPLES, len(places)))
     ]
     return result
+
+
+def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: bool = True, seed: int = 0) -> dict:
+    """Bits per char of the model and the character 5-gram on the validation split, and
+    generation metrics of the model and the word Markov chain (see the module docstring)."""
+    loaded = load_model(model_dir)  # first: a wrong model dir fails before any slow work
+    corpus = read_corpus(data_dir)
+    figures = _evaluate(corpus, samples=samples, seed=seed, loaded=loaded, progress=progress)
+    return {"model_dir": str(model_dir), "data_dir": str(data_dir), **figures}
+
+
+def evaluate_baselines(data_dir: Path, *, samples: int = 200, seed: int = 0) -> dict:
+    """The same figures for the baselines alone (the 5-gram's bits per char, the Markov
+    chain's generation metrics): what a trained model has to beat on this corpus."""
+    figures = _evaluate(read_corpus(data_dir), samples=samples, seed=seed)
+    return {"data_dir": str(data_dir), **figures}
 
 
 # ----- command line ---------------------------------------------------------------------------
@@ -362,19 +390,23 @@ def register(subparsers) -> None:
 
 
 def format_report(result: dict) -> str:
+    """The figures as a table for people, with the printed samples."""
     bpc = result["bits_per_char"]
     val = result["validation"]
-    novel = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda f, v: "n/a" if v is None else f.format(v)  # noqa: E731
     lines = [
         f"validation: {val['messages']} messages in {val['streams']} streams, "
-        f"{val['novel_share']:.0%} never seen in training",
-        "bits per char       all     novel messages",
-        f"  model          {bpc['model']:.3f}   {novel(bpc['model_novel'])}",
-        f"  char 5-gram    {bpc['char_5gram']:.3f}   {novel(bpc['char_5gram_novel'])}",
-        f"  model vs 5-gram: {bpc['model_vs_5gram']:+.1%}",
+        f"{val['novel_share']:.0%} of them never seen in training",
+        "bits per char     all messages   novel messages",
     ]
+    for name, label in (("model", "model"), ("char_5gram", "char 5-gram")):
+        if name in bpc:
+            lines.append(f"  {label:<15} {bpc[name]:>10.3f}   {fmt('{:>12.3f}', bpc[name + '_novel'])}")
+    if "model_vs_5gram" in bpc:
+        lines.append(f"  model vs 5-gram: {bpc['model_vs_5gram']:+.1%}")
     generation = result.get("generation")
     if generation:
+        names = [name for name in ("model", "markov") if name in generation]
         rows = [
             ("empty rate", "empty_rate", None, "{:.1%}"),
             ("one-word rate", "one_word_rate", "real_one_word_rate", "{:.1%}"),
@@ -382,23 +414,23 @@ def format_report(result: dict) -> str:
             ("median words", "median_words", "real_median_words", "{:.1f}"),
             ("words hist. distance", "words_histogram_distance", None, "{:.3f}"),
             ("copies (3+ words)", "copy_rate_3plus", None, "{:.1%}"),
+            ("copies (all)", "copy_rate_all", None, "{:.1%}"),
             ("distinct-1", "distinct_1", "real_distinct_1", "{:.3f}"),
             ("distinct-2", "distinct_2", "real_distinct_2", "{:.3f}"),
             ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
             ("realism AUC", "realism_auc", None, "{:.3f}"),
         ]
-        fmt = lambda f, v: "n/a" if v is None else f.format(v)  # noqa: E731
-        lines.append(f"generation ({generation['samples']} messages each)   model     markov    real")
+        header = "".join(f"{name:>10}" for name in names + ["real"])
+        lines.append(f"generation, {generation['samples']} messages each {header}")
         for label, key, real_key, f in rows:
-            real = fmt(f, generation["model"][real_key]) if real_key else ""
-            lines.append(
-                f"  {label:<22} {fmt(f, generation['model'][key]):>9} {fmt(f, generation['markov'][key]):>9} {real:>9}"
-            )
+            cells = "".join(f"{fmt(f, generation[name][key]):>10}" for name in names)
+            real = fmt(f, generation[names[0]][real_key]) if real_key else ""
+            lines.append(f"  {label:<31}{cells}{real:>10}")
     for i, example in enumerate(result.get("examples", []), 1):
         lines.append(f"--- sample {i}: ... {' | '.join(example['context'])}")
-        lines.append(f"    real:   {example['real']}")
-        lines.append(f"    model:  {example['model']}")
-        lines.append(f"    markov: {example['markov']}")
+        for name in ("real", "model", "markov"):
+            if name in example:
+                lines.append(f"    {name + ':':<8}{example[name]}")
     return "\n".join(lines)
 
 
