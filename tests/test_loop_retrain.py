@@ -199,3 +199,17 @@ def test_decide_explains_itself():
     worse = decide({**current, "empty_rate": 0.3}, current, 0.0)
     assert not worse.promote and "empty" in worse.reason
     assert decide({**current, "bits_per_char": 2.5}, None, 0.0).reason.startswith("first version")
+
+
+def test_command_line_errors_are_clear_and_create_nothing(tmp_path):
+    home = tmp_path / "models" / "typo"
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "retrain", "--home", str(home), "--collected", str(tmp_path / "nope")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "error: no collected chat at" in result.stderr and "Traceback" not in result.stderr
+    assert not home.exists()
+    result = subprocess.run([sys.executable, "-m", "trainer", "rollback", "--home", str(home)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a model home" in result.stderr

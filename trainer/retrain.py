@@ -356,6 +356,14 @@ def _stop_on_sigterm() -> None:
 def run_retrain(args: argparse.Namespace) -> int:
     if args.collected is None and not args.also:
         raise StreamchatError("nothing to train on: give --collected DIR and/or --also DIR.")
+    if args.collected is not None and not args.collected.is_dir():
+        raise StreamchatError(
+            f"no collected chat at {args.collected}: point --collected at the bot's folder for the "
+            "channel (STREAMCHAT_COLLECT_DIR/<channel>)."
+        )
+    missing = [str(p) for p in args.also if not p.exists()]
+    if missing:
+        raise StreamchatError(f"--also: no such file or folder: {', '.join(missing)}")
     if args.nice:
         try:
             os.nice(args.nice)
@@ -413,7 +421,8 @@ def register(subparsers) -> None:
                         help="another corpus to train on (any format prepare reads); repeatable")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train a new model with a new tokenizer instead of continuing the current one")
-    parser.add_argument("--preset", default="auto", help="model size when starting from scratch (default auto)")
+    parser.add_argument("--preset", default="auto", choices=["tiny", "small", "base", "auto"],
+                        help="model size when starting from scratch (default auto)")
     parser.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME, metavar="S",
                         help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop training after this many optimizer steps")
