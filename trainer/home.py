@@ -482,7 +482,7 @@ def resolve_model(path: str | Path) -> Path:
     that loads it keeps a stable path even if `current` moves on meanwhile.
     """
     path = Path(path)
-    if is_checkpoint(path) and not os.path.lexists(path / CURRENT):
+    if is_checkpoint(path):  # a plain checkpoint, or a home's `current` link itself
         return path.resolve() if path.is_symlink() else path
     if is_home(path):
         home = ModelHome(path)
@@ -501,15 +501,12 @@ def resolve_model(path: str | Path) -> Path:
             )
         return checkpoint
     if not path.exists():
-        raise StreamchatError(f"no model at {path}: the folder does not exist.")
+        raise StreamchatError(
+            f"no model at {path}: the folder does not exist; train one with `python -m trainer train "
+            f"--data DIR --out {path}`, or make it a model home with `python -m trainer home {path} --adopt MODEL_DIR`."
+        )
     raise StreamchatError(
         f"{path} is neither a streamchat checkpoint (no {CARD_FILE}) nor a model home "
         f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
         "or at models/<name>/."
     )
-
-
-def model_version(model_dir: str | Path) -> str:
-    """A short label for a resolved checkpoint: its version name inside a home, else its folder."""
-    model_dir = Path(model_dir)
-    return model_dir.name
