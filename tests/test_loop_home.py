@@ -98,3 +98,22 @@ def test_status_of_a_killed_retrain_reads_interrupted(tmp_path):
     assert home.read_status()["state"] == "interrupted"
     home.write_status(pid=os.getpid())
     assert home.read_status()["state"] == "running"
+
+
+def test_pointer_file_where_symlinks_are_refused(tmp_path, monkeypatch):
+    """Windows without developer mode: `current` becomes a small file, just as atomic."""
+    def refuse(*args, **kwargs):
+        raise OSError("symbolic links are not allowed here")
+
+    monkeypatch.setattr(os, "symlink", refuse)
+    home = ModelHome(tmp_path / "home")
+    first = home.add_version(fake_checkpoint(tmp_path / "a", "a"))
+    home.promote(first)
+    second = home.add_version(fake_checkpoint(tmp_path / "b", "b"))
+    home.promote(second)
+    pointer = home.path / "current"
+    assert pointer.is_file() and not pointer.is_symlink()
+    assert pointer.read_text().strip() == f"versions/{second}"
+    assert resolve_model(home.path) == home.version_dir(second)
+    home.rollback()
+    assert resolve_model(home.path) == home.version_dir(first)
