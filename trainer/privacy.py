@@ -202,11 +202,17 @@ def purge(channel_dir: str | Path, *, ids: Iterable[str] = (), users: Iterable[s
     collector's guard, so no append slips in between the read and the rename.
     """
     ids, users = list(ids), list(users)
+    only_ids = bool(ids) and not users and not cleared
+    files = collected_files(channel_dir)
+    if only_ids:
+        files.reverse()  # a deleted message is almost always in the newest file
     total = 0
-    for path in collected_files(channel_dir):
+    for path in files:
         guard = file_guard(path) if file_guard else contextlib.nullcontext()
         with guard:
             total += purge_file(path, ids=ids, users=users, cleared=cleared)
+        if only_ids and total >= len(set(ids)):
+            break  # message ids are unique: all found
     return total
 
 
