@@ -116,9 +116,10 @@ def sanitize(text: str) -> str:
 def strip_command_prefix(text: str) -> str:
     """Remove leading command characters (`/ban x` -> `ban x`, `!chat !chat` -> `chat !chat`)."""
     text = sanitize(text)
-    while text and _starts_with_command(text):
-        text = text[1:].lstrip()
-    return text
+    start = 0
+    while start < len(text) and (text[start] == " " or _starts_with_command(text[start])):
+        start += 1
+    return text[start:]
 
 
 def _starts_with_command(text: str) -> bool:
