@@ -27,7 +27,7 @@ def test_plain_chat_passes(chain):
     for text in ["hello chat", "KEKW that was close", "gg wp", "wait...what", "3.5mm jack LUL",
                  "is it 2.0 or 3.1?", "ok. me too", "nice play. gg", "Niger is a country",
                  "that was a classic", "bob is here", "ça va? 日本語 и русский 🙂", "-_-", ":)",
-                 "🏳️\u200d🌈 pride month"]:
+                 "🏳️\u200d🌈 pride month", "my data: 5", "time: 5:30", "file: x"]:
         assert chain.check(text) is None, text
 
 
