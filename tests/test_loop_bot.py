@@ -4,7 +4,6 @@ settings across restarts, opt-outs, live reload, and collect → retrain → pro
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 from typing import Any
