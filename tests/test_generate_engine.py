@@ -328,6 +328,22 @@ def test_tiny_trained_model_generates_chat(tiny_checkpoint):
     assert len(candidates) == 8 and sum(c.finished for c in candidates) >= 4  # it learned where messages end
 
 
+@pytest.mark.slow
+def test_tiny_checkpoint_hashes_refuse_training_copies(tiny_checkpoint):
+    from trainer.records import TRAIN_FILE, read_records
+
+    gen = Generator.load(tiny_checkpoint)
+    assert len(gen.filters.fingerprints) > 100
+    train = [r.text for r in read_records(Path(gen.card["data"]["dir"]) / TRAIN_FILE)]
+    long_ones = [t for t in train if len(t.split()) >= 3 and FilterChain().check(t) is None]
+    short_ones = [t for t in train if len(t.split()) < 3 and FilterChain().check(t) is None]
+    assert long_ones and short_ones
+    for text in long_ones[:20]:
+        assert gen.filters.check(text) == "training_copy", text
+    for text in short_ones[:20]:
+        assert gen.filters.check(text) is None, text
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 
