@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -152,9 +153,19 @@ class LocalRoom:
     # ---- input --------------------------------------------------------------------------------
 
     async def _read_input(self) -> None:
+        # A daemon thread, not the loop's executor: a thread blocked in readline() must not keep
+        # the process alive after Ctrl-C.
         loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")
+
+        threading.Thread(target=read, name="stdin", daemon=True).start()
         while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
+            line = await lines.get()
             if not line:
                 return
             text = line.rstrip("\n")
