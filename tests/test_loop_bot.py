@@ -228,7 +228,12 @@ def test_rollback_reload_and_a_broken_version(tmp_path, tiny_checkpoint):
             async with LoopBot(env) as bot:
                 assert bot.loop.reloader.version == second
                 assert await ask(fake, bot, "mod", "!chatreload", MOD) == f"already on model {second}"
-                reply = await ask(fake, bot, "mod", "!chatrollback", MOD)
+                # Viewers keep asking while the model is swapped: every one of them is answered.
+                rollback = await fake.chat(CHANNEL, "mod", "!chatrollback", badges=MOD)
+                asks = [await fake.chat(CHANNEL, f"viewer{i}", f"!chat during the swap number {i}") for i in range(4)]
+                answered = lambda: {s.reply_to for s in fake.accepted()}  # noqa: E731
+                await fake.wait_until(lambda: {rollback, *asks} <= answered(), 30, "every answer")
+                reply = next(s.text for s in fake.accepted() if s.reply_to == rollback)
                 assert reply == f"rolled back to {first}; now on model {first} (was {second})"
                 assert home.current_version() == first and bot.bot.worker.generator.model_dir.name == first
                 assert (await ask(fake, bot, "mod", "!chatrollback", MOD)).startswith("no rollback")
