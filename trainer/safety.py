@@ -158,7 +158,7 @@ _TLDS = set(
     tech media news world life today email space website host cloud digital network team zone
     onion gift gifts free money cash crypto nft games game gg tv io ly me""".split()
 )
-_SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}:/|(?:https?|ftp|mailto|javascript):\S|data:[a-z]+/)")
+_SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|file|mailto|javascript):\S|data:[a-z]+/)")
 _WWW = re.compile(r"\bwww\d{0,3}\s*\.")
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 # label.label.tld with no spaces: captures the last label (the would-be top-level domain).
