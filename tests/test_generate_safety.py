@@ -199,6 +199,7 @@ def test_content_reason_covers_what_no_continuation_repairs(chain):
     assert chain.counts == {"url": 1, "mention": 1, "banned_word": 1}
 
 
+@pytest.mark.shared_data
 def test_real_chat_mostly_passes(shared_data):
     """Guard against an over-eager chain: real, cleaned chat (mention stand-ins removed, as the
     generator does) nearly all passes; what is refused is slurs, links, dot walls and spam."""
