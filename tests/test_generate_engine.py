@@ -161,7 +161,7 @@ def test_lean_forward_matches_transformers(tokenizer):
             reference = m(torch.tensor([ids + [11, 12]])).logits[0]
             lean = LeanGPT2(m, batch=3, length=len(ids) + 2)
             first = lean.forward(torch.tensor([ids]))
-            lean.repeat_first_row()
+            lean.repeat_first_row(3)
             second = lean.forward(torch.tensor([[11]] * 3))
             third = lean.forward(torch.tensor([[12]] * 3))
         torch.testing.assert_close(first[0], reference[len(ids) - 1], atol=1e-5, rtol=1e-5)

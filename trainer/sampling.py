@@ -3,9 +3,11 @@
 Why not `model.generate` or `pipeline("text-generation")`: for a chat model of a few million
 parameters the model itself costs less than the machinery around it (logits processors,
 stopping criteria, padding and attention masks, re-tokenizing), and every candidate shares the
-same prefix. So the prefix (chat context + prompt) runs once, its KV cache (the model's own
-`DynamicCache`) is repeated K times, and each step feeds only the K newest tokens.
-benchmarks/generate_speed.py measures the difference.
+same prefix. So the prefix (chat context + prompt) runs once, as one row; its KV cache is
+copied to the K rows, and each step feeds only the K newest tokens. For GPT-2 (every
+streamchat preset) the forward is `LeanGPT2`: the model's own weights and a KV cache allocated
+once per call; other models go through their own forward and `DynamicCache`.
+benchmarks/generate_speed.py measures each of these choices.
 
 Each row stops at the boundary token; a finished row keeps riding along in the batch (it
 costs nothing measurable at this size and keeps the cache rectangular) until all are done.
@@ -103,10 +105,10 @@ class LeanGPT2:
         last = x.view(rows, steps, c)[:, -1]
         return F.linear(F.layer_norm(last, (c,), *self.ln_f), self.lm_head)
 
-    def repeat_first_row(self) -> None:
-        """Give every row the cache of row 0 (the shared prefix)."""
-        self.keys[:, 1:, :, : self.length] = self.keys[:, :1, :, : self.length]
-        self.values[:, 1:, :, : self.length] = self.values[:, :1, :, : self.length]
+    def repeat_first_row(self, rows: int) -> None:
+        """Give rows 1..rows-1 the cache of row 0 (the shared prefix)."""
+        self.keys[:, 1:rows, :, : self.length] = self.keys[:, :1, :, : self.length]
+        self.values[:, 1:rows, :, : self.length] = self.values[:, :1, :, : self.length]
 
 
 def _pick(scores: torch.Tensor, top_k: int, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -185,10 +187,7 @@ def sample(
 
     # The shared prefix runs once, as one row; its cache is then copied to all rows.
     logits = stepper.forward(torch.tensor([list(prefix)], dtype=torch.long)).float().expand(num, -1)
-    if lean:
-        stepper.repeat_first_row()
-    else:
-        stepper.repeat_first_row(num)
+    stepper.repeat_first_row(num)
     vocab = logits.shape[-1]
 
     seen = torch.zeros(num, vocab, dtype=torch.bool)
