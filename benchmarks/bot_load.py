@@ -224,6 +224,13 @@ def _parameters(model: Path) -> int | None:
         return None
 
 
+def _shown(model: str) -> str:
+    try:
+        return str(Path(model).resolve().relative_to(REPO))
+    except ValueError:
+        return model
+
+
 def write_markdown(result: dict, path: Path) -> None:
     def ms(value):
         return "-" if value is None else f"{value * 1000:.0f} ms"
@@ -233,7 +240,8 @@ def write_markdown(result: dict, path: Path) -> None:
     text = f"""# Bot under load (benchmarks/bot_load.py)
 
 The real `python -m bot run` process against the fake Twitch on loopback; the model is
-`{Path(result['model']).name}` ({result['model_parameters']} parameters). Bot defaults except
+`{_shown(result['model'])}` ({result['model_parameters']:,} parameters: the tiny preset trained on the
+bundled sample unless `--model` named another). Bot defaults except
 STREAMCHAT_COOLDOWN=2. {m['cpus']} CPUs, load average {m['loadavg_start'][0]} at the start and
 {m['loadavg_end'][0]} at the end: other jobs shared the machine's cores during the run.
 
@@ -249,6 +257,11 @@ STREAMCHAT_COOLDOWN=2. {m['cpus']} CPUs, load average {m['loadavg_start'][0]} at
 | posts in any 30 s (Twitch allows 20) | at most {result['posts_max_in_any_30s']} |
 | bot resident memory | {result['rss_start_mb']} MB at the start, {result['rss_end_mb']} MB at the end |
 | bot CPU time | {result['bot_cpu_seconds']} s for the whole run |
+
+Requests not answered were dropped silently by the cooldown (one answer per 2 s) and, under the
+flood, by the rule that the bot never joins in ahead of queued answers and never posts faster
+than one message a second as a non-moderator. The slowest replies waited for that 1 s spacing
+behind another post (a join-in), or for a CPU on the shared, loaded machine.
 
 Latency is measured by the fake Twitch: from the `!chat` notification leaving its websocket
 to the reply arriving at its `POST /helix/chat/messages`, so it includes reading, the

@@ -279,4 +279,7 @@ class StreamchatBot(commands.Bot):
             self._ticker = None
         for brain in self.brains.values():
             await brain.send_queue.close()
+            logger.info("%s: %s; posts dropped: %s", brain.channel,
+                        ", ".join(f"{name} {count}" for name, count in sorted(brain.stats.items())) or "no chat",
+                        dict(brain.send_queue.dropped) or "none")
         await super().close(**options)
