@@ -109,6 +109,8 @@ class FakeTwitch:
         self.deliveries: list[Delivery] = []
         self.moderator_in: set[str] = set()  # broadcaster ids where the bot account has a moderator badge
         self.send_failures: list[str | int] = []  # what the next sends answer: "duplicate", 429, 500, 503
+        # Channels whose broadcaster never authorized channel:bot: posting as a Chat Bot (app token) is a 403.
+        self.no_channel_bot: set[str] = set()
         self.unauthorized_requests = 0
         self._ids = itertools.count(10_000)
         self._runner: web.AppRunner | None = None
@@ -453,6 +455,9 @@ class FakeTwitch:
         if info is None:
             record.status = 401
             return _error(401, "Invalid OAuth token")
+        if record.token_kind == "app" and record.broadcaster_id in self.no_channel_bot:
+            record.status = 403
+            return _error(403, "The broadcaster has not authorized the app (channel:bot) and the sender is no moderator")
         if len(record.text) > 500:
             record.status = 400
             return _error(400, "message is too long")

@@ -223,6 +223,22 @@ def test_duplicate_rejection_and_429_are_survived(tmp_path, generator):
     asyncio.run(scenario())
 
 
+def test_posts_with_the_user_token_where_the_broadcaster_did_not_authorize_channel_bot(tmp_path, generator):
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = bot_environment(fake, tmp_path, STREAMCHAT_RATE_WINDOW="3")
+            fake.no_channel_bot.add(fake.user_by_login("streamer")["id"])
+            async with RunningBot(env, generator) as bot:
+                first = await fake.chat("streamer", "a", "!chat hello bot")
+                await wait_idle(bot, fake)
+                second = await fake.chat("streamer", "b", "!chat and again")
+                await wait_idle(bot, fake)
+                return [(s.reply_to, s.token_kind, s.status) for s in fake.sent], first, second
+
+    sent, first, second = asyncio.run(scenario())
+    assert sent == [(first, "app", 403), (first, "user", 200), (second, "user", 200)]
+
+
 def test_websocket_drop_and_session_reconnect_are_survived(tmp_path, generator):
     async def scenario():
         async with FakeTwitch(keepalive_interval=1) as fake:
