@@ -23,6 +23,7 @@ import asyncio
 import enum
 import logging
 import random
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -102,6 +103,8 @@ class ChannelBrain:
         self.clock = clock
         self.rng = rng or random.Random()
         self.recent: deque[_Remembered] = deque(maxlen=max(1, settings.context_messages))
+        # Deletions and clears purge files on a worker thread and edit `recent` from there.
+        self._recent_lock = threading.Lock()
         self.pending = 0  # `!chat` requests accepted and not yet generated
         self.posting = True  # moderators switch the bot's posting off and on; collection goes on
         self.stats: Counter[str] = Counter()
@@ -119,7 +122,8 @@ class ChannelBrain:
 
     @property
     def context(self) -> list[str]:
-        return [m.text for m in self.recent]
+        with self._recent_lock:
+            return [m.text for m in self.recent]
 
     # ---- incoming chat ------------------------------------------------------------------------
 
@@ -141,7 +145,8 @@ class ChannelBrain:
             except OSError as error:  # a full disk must not silence the bot; say so loudly
                 self.stats["collect_failed"] += 1
                 logger.error("%s: could not collect a message: %s", self.channel, error)
-        self.recent.append(_Remembered(event.message_id, event.user_id, cleaned))
+        with self._recent_lock:
+            self.recent.append(_Remembered(event.message_id, event.user_id, cleaned))
         now = self.clock()
         self._activity.append(now)
         self._since_post += 1
@@ -168,20 +173,25 @@ class ChannelBrain:
         return self._count(Outcome.ACCEPTED)
 
     def forget_message(self, message_id: str) -> None:
-        """A moderator deleted a message: out of the context and the collected chat."""
-        self.recent = deque((m for m in self.recent if m.message_id != message_id), maxlen=self.recent.maxlen)
+        """A moderator deleted a message: out of the context and the collected chat (any thread)."""
+        with self._recent_lock:
+            self.recent = deque((m for m in self.recent if m.message_id != message_id), maxlen=self.recent.maxlen)
         if self.collector is not None:
             self.collector.forget_message(self.channel, message_id)
 
     def forget_user(self, user_id: str) -> None:
-        """A moderator cleared a user's messages (ban or timeout)."""
-        self.recent = deque((m for m in self.recent if m.user_id != user_id), maxlen=self.recent.maxlen)
+        """A moderator cleared a user's messages (ban or timeout); callable from any thread."""
+        with self._recent_lock:
+            self.recent = deque((m for m in self.recent if m.user_id != user_id), maxlen=self.recent.maxlen)
         if self.collector is not None:
             self.collector.forget_user(self.channel, user_id)
 
     def apply_settings(self, settings: ChannelSettings) -> None:
         """A moderator changed the channel's settings: in force from now on."""
         self.settings = settings
+        with self._recent_lock:  # the window sizes follow the new settings
+            self.recent = deque(self.recent, maxlen=max(1, settings.context_messages))
+        self._activity = deque(self._activity, maxlen=max(1, settings.active_messages))
         self._draw_join_thresholds()
 
     # ---- joining in ---------------------------------------------------------------------------

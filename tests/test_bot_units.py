@@ -456,3 +456,15 @@ def test_twitchio_log_lines_never_carry_secrets(caplog):
     with caplog.at_level(logging.ERROR):
         logging.getLogger("twitchio.eventsub.websockets").error("Unable to resubscribe: %s", f"Request {url} failed")
     assert "s3cr3t" not in caplog.text and "r3fr3sh" not in caplog.text and "client_secret=<redacted>" in caplog.text
+
+
+def test_brain_settings_change_resizes_its_windows():
+    async def scenario():
+        brain, _, _ = make_brain(ChannelSettings(join_messages=0, join_minutes=0, context_messages=5))
+        for i in range(8):
+            brain.observe(event(f"v{i}", f"line {i}"))
+        brain.apply_settings(ChannelSettings(join_messages=0, join_minutes=0, context_messages=3))
+        await asyncio.to_thread(brain.forget_user, "u-v7")  # from a worker thread, as the bot does
+        return brain.context
+
+    assert asyncio.run(scenario()) == ["line 5", "line 6"]
