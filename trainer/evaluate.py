@@ -33,6 +33,7 @@ import numpy as np
 from trainer.baselines import group_streams
 from trainer.errors import StreamchatError
 from trainer.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
+from trainer.tokenizer import read_emotes
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +288,7 @@ def read_corpus(data_dir: str | Path) -> Corpus:
             f"{data_dir / VALID_FILE} has no messages: nothing to evaluate on; "
             "prepare the corpus again with a validation stream (prepare's --valid)"
         )
-    emotes_path = data_dir / EMOTES_FILE
-    emotes = set(emotes_path.read_text(encoding="utf-8").split()) if emotes_path.is_file() else set()
-    return Corpus(train, valid, emotes)
+    return Corpus(train, valid, set(read_emotes(data_dir / EMOTES_FILE)))
 
 
 def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | None = None, progress: bool = False) -> dict:
