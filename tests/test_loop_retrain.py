@@ -101,6 +101,8 @@ def test_privacy_is_honoured_by_the_corpus(collected, tmp_path):
     assert summary["valid_to"].startswith("2026-11-28")
     valid = [r for r in read_records(tmp_path / "work" / "data" / "valid.jsonl")]
     assert valid and all(r.ts is None or r.ts >= "2026-11-28" for r in valid)
+    # Only the most recent messages (200 of 1500), not the whole of their day.
+    assert 150 <= len(valid) <= 200 and len(texts) - len(valid) > 1000
     # No ids or user hashes in the corpus.
     raw = (tmp_path / "work" / "data" / "train.jsonl").read_text()
     assert "user0" not in raw and "msg-" not in raw

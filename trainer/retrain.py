@@ -19,6 +19,7 @@ A retrain, step by step (each step is visible in the home's status.json and the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -74,9 +75,10 @@ def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progre
             )
         policy = PolicyStore(collected).load()
         blocked = list(policy.blocked_words)
-        # Only the text and its place in time go into the corpus: no message ids, no user hashes.
+        # No message ids; the user hashes stay for `prepare`'s emote detection (an emote is
+        # posted by many different chatters) and never reach its output.
         records = [
-            ChatRecord(text=r.text, channel=r.channel, stream=r.stream, ts=r.ts)
+            ChatRecord(text=r.text, channel=r.channel, stream=r.stream, ts=r.ts, user=r.user)
             for r in learnable_records(collected, policy)
         ]
         if len(records) < MIN_COLLECTED:
@@ -85,6 +87,9 @@ def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progre
                 f"let the bot collect at least {MIN_COLLECTED} before retraining."
             )
         train_records, valid_records = split_recent(records)
+        # Its own stream name: `prepare` groups records by stream, and the day the held-out
+        # tail comes from must not be pulled into the validation set as a whole.
+        valid_records = [dataclasses.replace(r, stream=f"{r.stream}/recent") for r in valid_records]
         raw = work / "collected"
         write_records(raw / "collected-train.jsonl", train_records)
         write_records(raw / "collected-valid.jsonl", valid_records)
