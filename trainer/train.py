@@ -37,7 +37,9 @@ METRICS_FILE = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
 MIN_TRAIN_MESSAGES = 200
 MIN_LR_RATIO = 0.1  # cosine decay ends at 10 % of the peak learning rate
+WARMUP_FRACTION = 0.05  # at most this share of the budget is spent warming up
 FINETUNE_LR_SCALE = 0.25  # a pretrained model (base GPT-2, init_from) is tuned at a quarter of the rate
+FINAL_EVAL_TOKENS = 65_536  # validation tokens scored for the card's metrics (seconds, not minutes)
 
 
 # ---------------------------------------------------------------- corpus
@@ -204,11 +206,12 @@ def _trainer_class():
                 budget, warmup = self.budget, self.warmup
 
                 def factor(step: int) -> float:
-                    if step < warmup:
-                        return (step + 1) / warmup
-                    by_steps = (step - warmup) / max(1, num_training_steps - warmup)
-                    progress = min(1.0, max(by_steps, budget.fraction() if budget else 0.0))
-                    return MIN_LR_RATIO + (1 - MIN_LR_RATIO) * 0.5 * (1 + math.cos(math.pi * progress))
+                    progress = min(1.0, max(step / max(1, num_training_steps), budget.fraction() if budget else 0.0))
+                    # warm-up ends after `warmup` steps or WARMUP_FRACTION of the budget, whichever
+                    # comes first: on a slow (or busy) machine a short budget has few steps
+                    warm = min(1.0, max((step + 1) / max(1, warmup), progress / WARMUP_FRACTION))
+                    decay = max(0.0, progress - WARMUP_FRACTION) / (1 - WARMUP_FRACTION)
+                    return warm * (MIN_LR_RATIO + (1 - MIN_LR_RATIO) * 0.5 * (1 + math.cos(math.pi * decay)))
 
                 self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
                 self._created_lr_scheduler = True
@@ -508,10 +511,9 @@ def train(
         raise
     train_seconds = time.monotonic() - train_start
 
-    # ---- final metrics on (up to 256k tokens of) the validation blocks, with the best model
-    final_eval = trainer.evaluate(BlockDataset(_evenly_spaced(valid_blocks, max(1, 262_144 // block_size))))
-    valid_loss = float(final_eval["eval_loss"])
-    final_blocks = _evenly_spaced(valid_blocks, max(1, 262_144 // block_size))
+    # ---- final metrics on (up to FINAL_EVAL_TOKENS of) the validation blocks, with the best model
+    final_blocks = _evenly_spaced(valid_blocks, max(1, FINAL_EVAL_TOKENS // block_size))
+    valid_loss = float(trainer.evaluate(BlockDataset(final_blocks))["eval_loss"])
     boundary = tokenizer.eos_token_id
     # characters those blocks stand for: message text + 1 per boundary (the bits/char convention)
     chars = sum(len(tokenizer.decode([int(t) for t in row if t != boundary])) for row in final_blocks)
@@ -551,7 +553,7 @@ def train(
             "init_from": str(init_from) if init_from else None,
             "preset_settings": chosen.as_dict(),
             "overrides": overrides or {},
-            "schedule": f"AdamW, {chosen.warmup_steps} warm-up steps, cosine to {MIN_LR_RATIO:g} x peak",
+            "schedule": f"AdamW, warm-up {chosen.warmup_steps} steps or {WARMUP_FRACTION:.0%} of the budget, cosine to {MIN_LR_RATIO:g} x peak",
             "steps": state.global_step,
             "epochs": round(state.epoch or 0.0, 3),
             "tokens_seen": tokens_seen,
