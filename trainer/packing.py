@@ -36,12 +36,26 @@ def group_streams(records: Iterable[ChatRecord]) -> Iterator[tuple[str, list[str
         yield stream or "", texts
 
 
+def _encode_stream_fast(tokenizer, texts: list[str]) -> list[int]:
+    """`chatformat.encode_stream`, with the Rust tokenizer's batch call that skips offsets
+    (about twice as fast on a big corpus; the ids are the same)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not hasattr(backend, "encode_batch_fast"):
+        return encode_stream(tokenizer, texts)
+    eos = tokenizer.eos_token_id
+    ids = [eos]
+    for encoding in backend.encode_batch_fast(texts, add_special_tokens=False):
+        ids.extend(encoding.ids)
+        ids.append(eos)
+    return ids
+
+
 def token_stream(tokenizer, records: Iterable[ChatRecord], chunk: int = 20_000) -> np.ndarray:
     """All records as one token sequence, stream by stream, in chat format (int32)."""
     parts: list[np.ndarray] = []
     for _, texts in group_streams(records):
         for start in range(0, len(texts), chunk):
-            ids = encode_stream(tokenizer, texts[start : start + chunk])
+            ids = _encode_stream_fast(tokenizer, texts[start : start + chunk])
             if parts:
                 ids = ids[1:]  # the previous part already ends with the boundary
             parts.append(np.asarray(ids, dtype=np.int32))

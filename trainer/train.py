@@ -369,21 +369,25 @@ def train(
             logger.info("resuming from %s", resume_from)
         else:
             logger.warning("nothing to resume in %s; starting a new run", run_dir)
-    if resume_from is None and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-    # A resumed run repeats the original's choices, whatever this call says.
+    # Under torchrun / accelerate launch every process runs this function: the main process
+    # sets up the run folder (and trains the tokenizer, below) first, the others then read it.
+    setup = TrainingArguments(output_dir=str(run_dir), report_to="none", use_cpu=device == "cpu")
+    is_main = setup.process_index == 0
     run_file = run_dir / "run.json"
+    with setup.main_process_first(desc="run folder"):
+        if is_main and resume_from is None:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            run_file.write_text(json.dumps({
+                "preset": preset, "base_model": base_model, "overrides": overrides, "vocab_size": vocab_size,
+                "precision": precision, "init_from": str(init_from) if init_from else None}, indent=2))
     if resume_from is not None and run_file.exists():
+        # A resumed run repeats the original's choices, whatever this call says.
         saved = json.loads(run_file.read_text())
         preset, base_model, overrides, vocab_size, precision = (
             saved["preset"], saved["base_model"], saved["overrides"], saved["vocab_size"], saved["precision"])
         init_from = Path(saved["init_from"]) if saved["init_from"] else None
-    else:
-        run_file.write_text(json.dumps({
-            "preset": preset, "base_model": base_model, "overrides": overrides, "vocab_size": vocab_size,
-            "precision": precision, "init_from": str(init_from) if init_from else None}, indent=2))
 
     # ---- tokenizer and model
     train_texts = [r.text for r in train_records]
@@ -406,14 +410,13 @@ def train(
     else:
         from transformers import AutoTokenizer
 
-        args_probe = TrainingArguments(output_dir=str(run_dir), report_to="none", use_cpu=device == "cpu")
-        with args_probe.main_process_first(desc="tokenizer"):
+        with setup.main_process_first(desc="tokenizer"):
             if (tokenizer_dir / "tokenizer.json").exists():
                 tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
             else:
                 tokenizer = train_tokenizer(train_texts, emotes, vocab_size=vocab_size, n_chars=n_train_chars,
-                                            progress=progress)
-                if args_probe.process_index == 0:
+                                            progress=progress and is_main)
+                if is_main:
                     tokenizer.save_pretrained(tokenizer_dir)
 
     train_ids = token_stream(tokenizer, train_records)
@@ -581,6 +584,7 @@ def train(
             trainer.model, tokenizer, card, out_dir, FingerprintSet.from_texts(train_texts),
             extra_files={METRICS_FILE: metrics_path, LOSS_PLOT: run_dir / LOSS_PLOT},
         )
+    trainer.accelerator.wait_for_everyone()  # other processes return once the checkpoint exists
     logger.info("trained %s in %.0f s: validation loss %.3f, ~%.3f bits/char -> %s",
                 chosen.name, train_seconds, valid_loss, bits_per_char, out_dir)
     return out_dir
@@ -619,6 +623,8 @@ def run(args) -> int:
     )
     from trainer.checkpoint import load_card
 
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, one summary line (from the main process) is enough
     card = load_card(out)
     print(f"model: {out} ({card['preset']}, {card['parameters']:,} parameters, "
           f"{card['training']['train_seconds']:.0f} s, validation ~{card['metrics']['valid_bits_per_char_packed']:.3f} bits/char)")
