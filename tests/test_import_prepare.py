@@ -107,10 +107,13 @@ def test_choose_validation_per_group_most_recent_about_ten_percent():
     streams = [StreamInfo(f"{i}", "chan_a", 100, f"2024-01-{i:02d}T00:00:00.000Z") for i in range(1, 21)]
     streams += [StreamInfo("7777", "chan_b", 500), StreamInfo("7778", "chan_b", 40), StreamInfo("7779", "chan_b", 30)]
     streams += [StreamInfo("single", "chan_c", 900)]
+    streams += [StreamInfo("d1", "chan_d", 100, "2024-01-01"), StreamInfo("d2", "chan_d", 900, "2024-02-01"),
+                StreamInfo("d0", "chan_d", 100, "2023-12-01")]
     plan = choose_validation(streams)
     # chan_a: 2 of 20 equal streams; chan_b (570 messages, no times): the two highest VOD ids
-    # (70 is closer to 57 than 30 is); chan_c's only stream stays in training.
-    assert plan.valid == {"20", "19", "7779", "7778"}
+    # until 57 are held; chan_c's only stream stays in training; chan_d's newest stream is too
+    # big (900 of 1100), so the next most recent one is held out.
+    assert plan.valid == {"20", "19", "7779", "7778", "d1"}
     forced = choose_validation(streams[:3] + [StreamInfo("x", "g", 10, forced_valid=True)])
     assert forced.valid == {"x"}
 

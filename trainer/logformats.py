@@ -146,13 +146,16 @@ class _TolerantGzip(io.RawIOBase):
         self._file = open(path, "rb")
         self._inflate = zlib.decompressobj(wbits=31)
         self._buffer = b""
+        self._pos = 0
         self.truncated: str | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        while not self._buffer:
+        while self._pos >= len(self._buffer):
+            self._buffer = b""
+            self._pos = 0
             compressed = self._file.read(1 << 16)
             if not compressed:
                 if not self._inflate.eof and self.truncated is None:
@@ -167,9 +170,9 @@ class _TolerantGzip(io.RawIOBase):
             except zlib.error as error:
                 self.truncated = f"damaged gzip data ({error})"
                 return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
+        size = min(len(target), len(self._buffer) - self._pos)
+        target[:size] = self._buffer[self._pos : self._pos + size]
+        self._pos += size
         return size
 
     def close(self) -> None:
@@ -289,12 +292,17 @@ _TCD = re.compile(r"\[((?:\d+ days?, )?\d+:\d\d:\d\d)\] <[~@%+$*!&^]*([^>\s]*) *
 
 def parse_tcd(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _TCD.match
+    new = tuple.__new__  # Message(...) without its Python-level __new__: this is the hot loop
+    cached = _offset_cache.get
     number = 0
     for number, line in enumerate(lines, 1):
         m = match(line)
         if m is not None:
-            offset, user, text = m.groups()
-            yield Message(user, text, None, offset_seconds(offset))
+            stamp, user, text = m.groups()
+            offset = cached(stamp)
+            if offset is None:
+                offset = offset_seconds(stamp)
+            yield new(Message, (user, text, None, offset, (), False, False, None, None))
         elif line.strip():
             info.bad_line(number, line)
         else:
@@ -349,12 +357,14 @@ def _clock_seconds(clock: str) -> int:
 def parse_irc_client(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _IRC_CLIENT.match
     clock = _ClockToUtc()
+    new = tuple.__new__
     number = 0
     for number, line in enumerate(lines, 1):
         m = match(line)
         if m is not None:
             stamp, user, action, text = m.groups()
-            yield Message(user, text, clock(stamp), None, (), action is not None)
+            ts = clock.last_value if stamp == clock.last_key else clock(stamp)
+            yield new(Message, (user, text, ts, None, (), action is not None, False, None, None))
             continue
         stripped = line.strip()
         if not stripped:
@@ -546,6 +556,7 @@ _TSV_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:[.,](\d{1,6}))?
 def parse_tsv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     last_stamp = ""
     last_ts: str | None = None
+    new = tuple.__new__
     number = 0
     for number, line in enumerate(lines, 1):
         parts = line.split("\t", 2)
@@ -563,7 +574,7 @@ def parse_tsv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
                     last_ts = None
             if text[-1:] == "\n":
                 text = text[:-1]
-            yield Message(user, text, last_ts)
+            yield new(Message, (user, text, last_ts, None, (), False, False, None, None))
         elif not line.strip():
             info.blank += 1
         elif line.startswith(("StartTime:", "EndTime:", "#")):
@@ -783,6 +794,7 @@ def parse_gql(data, info: LogInfo) -> Iterator[Message]:
     """Twitch GQL `VideoComment` arrays; text from `message.body` or, newer, only `fragments`."""
     comments = _gql_comments(data)
     info.lines = len(comments)
+    new = tuple.__new__
     for number, comment in enumerate(comments, 1):
         try:
             message = comment["message"]
@@ -795,10 +807,8 @@ def parse_gql(data, info: LogInfo) -> Iterator[Message]:
             if info.stream is None and comment.get("contentId"):
                 info.stream = str(comment["contentId"])
             offset = comment.get("contentOffsetSeconds")
-            yield Message(
-                user, text, normalize_iso(comment.get("createdAt")),
-                float(offset) if offset is not None else None, emotes,
-            )
+            yield new(Message, (user, text, normalize_iso(comment.get("createdAt")),
+                                float(offset) if offset is not None else None, emotes, False, False, None, None))
         except (KeyError, TypeError, AttributeError, ValueError):
             info.bad_line(number, json.dumps(comment)[:80])
 

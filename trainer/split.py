@@ -6,7 +6,8 @@ messages on both sides and the validation score means nothing. So whole streams 
 - `--valid INPUT...` names them; or else
 - per group of streams (a channel, or the folder the logs came from when the log doesn't name
   the channel), the most recent streams that together hold about `VALID_FRACTION` of the group's
-  messages; a group's only stream is never held out;
+  messages (a stream holding more than twice that is passed over; a group's only stream is
+  never held out);
 - when that leaves nothing (a single stream in all), the last `VALID_FRACTION` of the largest
   stream, in time order, is held out (a tail split, still not random lines).
 
@@ -66,15 +67,18 @@ def choose_validation(streams: list[StreamInfo], fraction: float = VALID_FRACTIO
         total = sum(s.messages for s in members)
         target = fraction * total
         held = 0
+        left_in_training = len(members)
         for stream in sorted(members, key=StreamInfo.order, reverse=True):
-            # Take the next most recent stream while that brings us closer to the target,
-            # always at least one, never all of them.
-            if held and abs(held + stream.messages - target) >= abs(held - target):
+            # Most recent first, each stream that brings the held-out count closer to the target
+            # (so none more than twice the target: it would starve training); the last stream
+            # always stays in training.
+            if held >= target or left_in_training <= 1:
                 break
-            if len([s for s in members if s.key not in valid]) <= 1:
-                break
+            if abs(held + stream.messages - target) >= abs(held - target):
+                continue
             valid.add(stream.key)
             held += stream.messages
+            left_in_training -= 1
     if valid:
         return SplitPlan(valid, f"most recent streams of each group, about {fraction:.0%} of its messages")
     nonempty = [s for s in streams if s.messages]
@@ -95,9 +99,17 @@ def overlap(valid_hashes: np.ndarray, train_hashes: np.ndarray) -> dict:
     if len(valid_hashes) == 0:
         return {"valid_messages": 0, "in_train": 0, "fraction": 0.0, "distinct_valid": 0,
                 "distinct_in_train": 0, "distinct_fraction": 0.0}
-    inside = np.isin(valid_hashes, train_hashes)
-    distinct = np.unique(valid_hashes)
-    distinct_inside = np.isin(distinct, train_hashes)
+    train_sorted = np.sort(train_hashes)
+
+    def contained(values: np.ndarray) -> np.ndarray:
+        if len(train_sorted) == 0:
+            return np.zeros(len(values), dtype=bool)
+        index = np.minimum(np.searchsorted(train_sorted, values), len(train_sorted) - 1)
+        return train_sorted[index] == values
+
+    inside = contained(valid_hashes)
+    distinct = np.unique(np.sort(valid_hashes))
+    distinct_inside = contained(distinct)
     return {
         "valid_messages": int(len(valid_hashes)),
         "in_train": int(inside.sum()),
