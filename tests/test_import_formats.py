@@ -248,7 +248,8 @@ def test_corpus_jsonl_and_plain_text(tmp_path):
                {"text": "second day", "channel": "somestreamer", "stream": "2024-01-06", "ts": None}]
     fmt, messages, _ = parse(write(tmp_path, "2024-01-05.jsonl", "".join(json.dumps(r) + "\n" for r in records)))
     assert fmt == "corpus"
-    assert messages[0].user is None and messages[0].stream == "2024-01-05" and messages[0].channel == "somestreamer"
+    assert messages[0].user == "hashhash"  # the salted hash, only for counting chatters
+    assert messages[0].stream == "2024-01-05" and messages[0].channel == "somestreamer"
     assert messages[1].stream == "2024-01-06"
     fmt, messages, _ = parse(write(tmp_path, "lines.txt", "hello chat\n\nwhat a play\nKappa\n"))
     assert fmt == "plain"

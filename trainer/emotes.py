@@ -63,6 +63,21 @@ class EmoteStats:
         if len(self.words) > MAX_TRACKED:
             self._prune()
 
+    def merge(self, other: EmoteStats) -> None:
+        """Add the counts of another EmoteStats (from a file imported by a worker process)."""
+        self.words.update(other.words)
+        self.whole.update(other.whole)
+        self.marked.update(other.marked)
+        mine = self.whole_users
+        for text, users in other.whole_users.items():
+            seen = mine.get(text)
+            if seen is None:
+                mine[text] = set(users)
+            elif len(seen) < MIN_USERS:
+                seen.update(users)
+        if len(self.words) > MAX_TRACKED:
+            self._prune()
+
     def add_marked(self, names) -> None:
         self.marked.update(names)
 

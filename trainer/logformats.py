@@ -718,8 +718,9 @@ def parse_corpus(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
             info.bad_line(number, line)
             continue
         stream = data.get("stream")
+        # `user` is the collector's salted hash, never a name: it only counts distinct chatters.
         yield Message(
-            None, text, normalize_iso(data.get("ts")), None, (), False, False,
+            data.get("user"), text, normalize_iso(data.get("ts")), None, (), False, False,
             data.get("channel"), str(stream) if stream not in (None, "") else None,
         )
     info.lines = number

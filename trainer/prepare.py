@@ -23,8 +23,10 @@ import os
 import shutil
 import sys
 import time
+import zlib
 from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from itertools import chain, groupby, islice
 from operator import itemgetter
 from json.encoder import encode_basestring as _json_string
@@ -86,172 +88,252 @@ def stream_name(path: Path) -> str:
     return name
 
 
-class _Stream:
-    """One stream's kept records while importing: a temporary file and its message hashes."""
+@dataclass
+class _FileTask:
+    """One file to import, with everything a worker process needs."""
 
-    __slots__ = ("index", "info", "path", "hashes", "channel")
+    index: int
+    path: Path
+    group: str  # the stream group when the log doesn't name its channel: the folder it came from
+    key: str  # the stream id when the log doesn't name one (unique among the files)
+    forced_valid: bool
+    fmt: str | None
+    tmp: Path
+    bots: tuple
+    own_name: str | None
+    blocked: tuple
 
-    def __init__(self, index: int, info, path: Path, channel: str | None):
-        self.index = index
-        self.info = info
-        self.path = path
-        self.hashes = array("q")  # hash of each kept text (case-folded), for the overlap report
-        self.channel = channel
+
+@dataclass
+class _Part:
+    """The kept records of one stream from one file: a temporary file and their text hashes."""
+
+    key: str
+    channel: str | None
+    group: str
+    forced_valid: bool
+    path: Path
+    hashes: array = field(default_factory=lambda: array("q"))  # hash of each text, case-folded
+    first_ts: str | None = None
 
 
-class _Importer:
-    def __init__(self, out_dir: Path, fmt, cleaner, emote_stats):
-        from trainer.split import StreamInfo
+@dataclass
+class _FileResult:
+    report: dict
+    parts: list
+    emotes: object  # EmoteStats
+    drops: dict
+    changes: dict
 
-        self.StreamInfo = StreamInfo
-        self.fmt = fmt
-        self.cleaner = cleaner
-        self.emotes = emote_stats
-        self.tmp = out_dir / ".prepare-tmp"
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
-        self.streams: dict[str, _Stream] = {}
-        self.files: list[dict] = []
-        self.messages = 0
-        self.kept = 0
 
-    def stream(self, key: str, group: str, channel: str | None, forced_valid: bool, path: Path) -> _Stream:
-        stream = self.streams.get(key)
-        if stream is None:
-            info = self.StreamInfo(key=key, group=group, forced_valid=forced_valid)
-            stream = _Stream(len(self.streams), info, self.tmp / f"{len(self.streams)}.jsonl", channel)
-            self.streams[key] = stream
-        if str(path) not in stream.info.files:
-            stream.info.files.append(str(path))
-        stream.info.forced_valid = stream.info.forced_valid or forced_valid
-        return stream
+_cleaners: dict = {}
 
-    def file_stream_key(self, path: Path, info) -> str:
-        key = info.stream or stream_name(path)
-        existing = self.streams.get(key)
-        if existing is not None and str(path) not in existing.info.files and existing.info.files:
-            # Two files with the same name (e.g. chat.json in two folders) are two streams.
+
+def _cleaner_for(task: _FileTask):
+    """One MessageCleaner per settings and process (the blocked-word pattern compiles once)."""
+    from trainer.cleaning import MessageCleaner
+
+    settings = (task.bots, task.own_name, task.blocked)
+    cleaner = _cleaners.get(settings)
+    if cleaner is None:
+        cleaner = _cleaners[settings] = MessageCleaner(task.bots, task.own_name, task.blocked)
+    cleaner.drops = {}
+    cleaner.changes = {}
+    cleaner.start_stream()
+    return cleaner
+
+
+def _import_file(task: _FileTask) -> _FileResult:
+    """Parse, clean and write one file (in a worker process or in this one)."""
+    from trainer.emotes import EmoteStats
+    from trainer.logformats import LogProblem, open_log
+
+    path = task.path
+    report: dict = {"path": str(path), "format": None, "encoding": None, "stream": None,
+                    "channel": None, "lines": 0, "messages": 0, "kept": 0, "dropped": {},
+                    "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "warnings": [], "error": None}
+    cleaner = _cleaner_for(task)
+    emotes = EmoteStats()
+    result = _FileResult(report, [], emotes, cleaner.drops, cleaner.changes)
+    try:
+        source = open_log(path, task.fmt)
+    except LogProblem as error:
+        report["error"] = str(error)
+        return result
+    info = source.info
+    report["format"] = info.format
+    report["encoding"] = info.encoding
+    parts: dict[str, _Part] = {}
+
+    def part_for(key: str, channel: str | None) -> _Part:
+        part = parts.get(key)
+        if part is None:
+            part = parts[key] = _Part(key, channel, channel or task.group, task.forced_valid,
+                                      task.tmp / f"{task.index}-{len(parts)}.jsonl")
+        return part
+
+    messages = source.messages
+    default = None
+    n_messages = n_kept = 0
+    try:
+        while True:
+            chunk = list(islice(messages, CHUNK))
+            if not chunk:
+                break
+            n_messages += len(chunk)
+            if default is None:  # after the first chunk: JSON and headers have named stream/channel
+                default = part_for(info.stream or task.key, info.channel)
+            cleaner.add_names([m[0] for m in chunk])
+            marked = [m[4] for m in chunk if m[4]]
+            if marked:
+                emotes.add_marked(chain.from_iterable(marked))
+            if info.format in ("corpus", "irc"):
+                # These can name their own stream/channel per message: split the chunk into runs.
+                for (channel, key), run in groupby(chunk, key=itemgetter(7, 8)):
+                    target = default
+                    if key is not None or channel is not None:
+                        target = part_for(key if key is not None else default.key,
+                                          channel if channel is not None else info.channel)
+                    n_kept += _write_run(cleaner, emotes, list(run), target)
+            else:
+                n_kept += _write_run(cleaner, emotes, chunk, default)
+    except LogProblem as error:
+        report["error"] = str(error)
+    except OSError as error:
+        report["error"] = f"read failed after {info.lines} lines ({error}); the messages before it were imported"
+    result.parts = [part for part in parts.values() if len(part.hashes)]
+    report.update(
+        stream=default.key if default else None, channel=info.channel, lines=info.lines,
+        messages=n_messages, kept=n_kept, blank_lines=info.blank, log_lines=info.meta_lines,
+        unparsed_lines=info.unparsed, dropped=dict(cleaner.drops),
+    )
+    if info.unparsed:
+        info.warnings.append(
+            f"{info.unparsed} lines of an unknown shape for format {info.format} were skipped "
+            f"(e.g. {'; '.join(info.unparsed_examples)})"
+        )
+    report["warnings"] = info.warnings
+    return result
+
+
+def _write_run(cleaner, emotes, messages, part: _Part) -> int:
+    """Clean messages of one stream and append the kept ones to the stream's temporary file."""
+    texts, users, times = cleaner.clean_many(messages)
+    if not texts:
+        return 0
+    # Batched, C-speed work: the JSON lines (json.dumps once per field), hashes, emote counts.
+    channel = "null" if part.channel is None else _json_string(part.channel)
+    template = '{"text":%s,"channel":' + channel + ',"stream":' + _json_string(part.key) + ',"ts":%s}\n'
+    template = template.replace("%", "%%").replace("%%s", "%s")
+    stamps = ["null" if t is None else _json_string(t) for t in times]
+    with open(part.path, "a", encoding="utf-8") as handle:
+        handle.write("".join(map(template.__mod__, zip(map(_json_string, texts), stamps))))
+    part.hashes.extend(text_hashes(texts))
+    if part.first_ts is None:
+        part.first_ts = next((t for t in times if t is not None), None)
+    emotes.add_many(texts, users)
+    return len(texts)
+
+
+def text_hashes(texts: list[str]):
+    """64-bit hashes of texts after case folding, the same in every process (for the overlap report)."""
+    import numpy as np
+
+    data = list(map(str.encode, map(str.casefold, texts)))
+    high = np.fromiter(map(zlib.crc32, data), dtype=np.uint64, count=len(data))
+    low = np.fromiter(map(zlib.adler32, data), dtype=np.uint64, count=len(data))
+    return ((high << np.uint64(32)) | low).view(np.int64)
+
+
+def _file_tasks(files: list[tuple[Path, Path]], valid_roots: set[Path], fmt, tmp: Path, cleaner_settings) -> list[_FileTask]:
+    """A task per file, with a stream id unique among the files (chat.json in two folders = two streams)."""
+    names: dict[str, int] = {}
+    for path, _ in files:
+        names[stream_name(path)] = names.get(stream_name(path), 0) + 1
+    tasks = []
+    used: set[str] = set()
+    for index, (path, root) in enumerate(files):
+        key = stream_name(path)
+        if names[key] > 1:
             key = f"{path.parent.name}/{key}"
-            n = 2
-            base = key
-            while key in self.streams and str(path) not in self.streams[key].info.files:
-                key = f"{base}#{n}"
-                n += 1
-        return key
-
-    def import_file(self, path: Path, root: Path, forced_valid: bool) -> dict:
-        from trainer.logformats import LogProblem, open_log
-
-        report: dict = {"path": str(path), "format": None, "encoding": None, "stream": None,
-                        "channel": None, "lines": 0, "messages": 0, "kept": 0, "dropped": {},
-                        "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "warnings": [], "error": None}
-        self.files.append(report)
-        try:
-            source = open_log(path, self.fmt)
-        except LogProblem as error:
-            report["error"] = str(error)
-            return report
-        info = source.info
-        report["format"] = info.format
-        report["encoding"] = info.encoding
-        cleaner = self.cleaner
-        drops_before = dict(cleaner.drops)
-        cleaner.start_stream()
-        messages = source.messages
-        stream = None
-        group_default = root.name if root.is_dir() and path.parent == root else path.parent.name
-        n_messages = 0
-        n_kept = 0
-        try:
-            while True:
-                chunk = list(islice(messages, CHUNK))
-                if not chunk:
-                    break
-                n_messages += len(chunk)
-                if stream is None:
-                    key = self.file_stream_key(path, info)
-                    stream = self.stream(key, info.channel or group_default, info.channel, forced_valid, path)
-                cleaner.add_names([m[0] for m in chunk])
-                marked = [m[4] for m in chunk if m[4]]
-                if marked:
-                    self.emotes.add_marked(chain.from_iterable(marked))
-                n_kept += self._write_chunk(chunk, stream, info, group_default, forced_valid, path)
-        except LogProblem as error:
-            report["error"] = str(error)
-        except (OSError, EOFError) as error:
-            report["error"] = f"read failed after {info.lines} lines ({error}); the messages before it were imported"
-        report["stream"] = stream.info.key if stream else None
-        report["channel"] = info.channel
-        report["lines"] = info.lines
-        report["messages"] = n_messages
-        report["kept"] = n_kept
-        report["blank_lines"] = info.blank
-        report["log_lines"] = info.meta_lines
-        report["unparsed_lines"] = info.unparsed
-        if info.unparsed:
-            info.warnings.append(
-                f"{info.unparsed} lines of an unknown shape for format {info.format} were skipped "
-                f"(e.g. {'; '.join(info.unparsed_examples)})"
-            )
-        report["warnings"] = info.warnings
-        report["dropped"] = {k: v - drops_before.get(k, 0) for k, v in cleaner.drops.items() if v - drops_before.get(k, 0)}
-        self.messages += n_messages
-        self.kept += n_kept
-        return report
-
-    def _write_chunk(self, chunk, stream, info, group_default, forced_valid, path) -> int:
-        """Clean a chunk of parsed messages and append the kept ones to their stream's file."""
-        if info.format in ("corpus", "irc"):
-            # These name their own stream/channel per message: split the chunk into runs.
-            written = 0
-            for (channel, key), run in groupby(chunk, key=itemgetter(7, 8)):
-                target = stream
-                if key is not None or channel is not None:
-                    key = key if key is not None else stream.info.key
-                    channel = channel if channel is not None else info.channel
-                    if key != stream.info.key or channel != stream.channel:
-                        target = self.stream(key, channel or group_default, channel, forced_valid, path)
-                        target.channel = channel
-                written += self._write_run(list(run), target)
-            return written
-        return self._write_run(chunk, stream)
-
-    def _write_run(self, messages, stream: _Stream) -> int:
-        texts, users, times = self.cleaner.clean_many(messages)
-        if not texts:
-            return 0
-        # Batched, C-speed work: the JSON lines, overlap hashes, emote counts.
-        encoded = map(_json_string, texts)
-        head = '{"text":%s' + self._prefix(stream).replace("%", "%%") + "%s}\n"
-        stamps = ["null" if t is None else _json_string(t) for t in times]
-        with open(stream.path, "a", encoding="utf-8") as handle:
-            handle.write("".join(map(head.__mod__, zip(encoded, stamps))))
-        stream.hashes.extend(map(hash, map(str.casefold, texts)))
-        if stream.info.first_ts is None:
-            stream.info.first_ts = next((t for t in times if t is not None), None)
-        self.emotes.add_many(texts, users)
-        return len(texts)
-
-    @staticmethod
-    def _prefix(stream: _Stream) -> str:
-        channel = "null" if stream.channel is None else _json_string(stream.channel)
-        return f',"channel":{channel},"stream":{_json_string(stream.info.key)},"ts":'
+            base, n = key, 2
+            while key in used:
+                key, n = f"{base}#{n}", n + 1
+        used.add(key)
+        group = root.name if root.is_dir() and path.parent == root else path.parent.name
+        tasks.append(_FileTask(index, path, group, key, root in valid_roots, fmt, tmp, *cleaner_settings))
+    return tasks
 
 
-def _atomic_concat(parts: list[tuple[Path, int | None, int | None]], target: Path) -> None:
-    """Concatenate whole files or line ranges (start, stop) of them into `target`, atomically."""
+def _run_tasks(tasks: list[_FileTask], workers: int):
+    """Results of the tasks in their order; files are independent, so worker processes share them."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _import_file(task)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller may have threads (the bot) or torch loaded.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_import_file, tasks)
+
+
+def auto_workers(files: list[tuple[Path, Path]]) -> int:
+    """Worker processes for an import: one per core (at most 4) when there is enough to share."""
+    total = sum(path.stat().st_size for path, _ in files)
+    if len(files) < 4 or total < 16 * 1024 * 1024:
+        return 1  # starting workers costs more than it saves
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _Stream:
+    """Everything known about one stream after the import: its parts, hashes, first time."""
+
+    def __init__(self, info, channel: str | None):
+        self.info = info  # split.StreamInfo
+        self.channel = channel
+        self.parts: list[Path] = []
+        self.hashes: list[array] = []
+
+    def add(self, part: _Part, source: str) -> None:
+        self.parts.append(part.path)
+        self.hashes.append(part.hashes)
+        self.info.messages += len(part.hashes)
+        self.info.forced_valid = self.info.forced_valid or part.forced_valid
+        if part.first_ts and (self.info.first_ts is None or part.first_ts < self.info.first_ts):
+            self.info.first_ts = part.first_ts
+        if source not in self.info.files:
+            self.info.files.append(source)
+
+
+def _atomic_concat(pieces: list[tuple[Path, int, int | None]], target: Path) -> None:
+    """Concatenate line ranges [start, stop) of files (stop None: to the end) into `target`, atomically."""
     tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "wb") as out:
-        for path, start, stop in parts:
-            if start is None and stop is None:
-                with open(path, "rb") as handle:
+        for path, start, stop in pieces:
+            with open(path, "rb") as handle:
+                if start == 0 and stop is None:
                     shutil.copyfileobj(handle, out, 1 << 20)
-            else:
-                with open(path, "rb") as handle:
+                else:
                     out.writelines(islice(handle, start, stop))
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
+
+
+def _stream_pieces(stream: _Stream, start: int, stop: int | None) -> list[tuple[Path, int, int | None]]:
+    """Line ranges of a stream's part files covering its messages [start, stop)."""
+    pieces = []
+    offset = 0
+    for path, hashes in zip(stream.parts, stream.hashes):
+        size = len(hashes)
+        lo = max(start, offset)
+        hi = offset + size if stop is None else min(stop, offset + size)
+        if lo < hi:
+            pieces.append((path, lo - offset, None if hi == offset + size else hi - offset))
+        offset += size
+    return pieces
 
 
 def prepare(
@@ -264,20 +346,21 @@ def prepare(
     blocked_words: Iterable[str] = (),
     progress: bool = True,
     bot_name: str | None = None,
+    workers: int | None = None,
 ) -> dict:
     """Import chat logs into `out_dir` (train.jsonl, valid.jsonl, emotes.txt, stats.json); return the stats.
 
     `valid` inputs form the validation set; without them the most recent streams (about 10 % of
     the messages) do. `bot_names` are bot accounts beside `cleaning.DEFAULT_BOTS`, `bot_name` the
-    bot's own account; messages with a word of `blocked_words` are never learned.
+    bot's own account; messages with a word of `blocked_words` are never learned. `workers`:
+    processes that import files side by side (default: one per core for big imports).
     """
     import numpy as np
     from tqdm import tqdm
 
-    from trainer.cleaning import MessageCleaner
     from trainer.emotes import EmoteStats
     from trainer.logformats import resolve_format
-    from trainer.split import choose_validation, overlap
+    from trainer.split import StreamInfo, choose_validation, overlap
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -290,67 +373,84 @@ def prepare(
     valid = [Path(p) for p in valid or ()]
     # --valid inputs first: a file named there and also inside an INPUT folder is validation only.
     files, problems = find_log_files(valid + inputs)
-    valid_roots = {Path(p) for p in valid}
     if not files:
         raise StreamchatError(
             "no log files to import: " + "; ".join(problems)
             + ". Give chat log files or folders (e.g. data/sample/ or data/raw/)."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    cleaner = MessageCleaner(bot_names=bot_names, own_name=bot_name, blocked_words=blocked_words)
+    tmp = out_dir / ".prepare-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    cleaner_settings = (tuple(b for b in bot_names if b and b.strip()), bot_name,
+                        tuple(w for w in blocked_words if w and w.strip()))
+    tasks = _file_tasks(files, set(valid), fmt, tmp, cleaner_settings)
+    workers = auto_workers(files) if workers is None else max(1, workers)
+
     emote_stats = EmoteStats()
-    importer = _Importer(out_dir, fmt, cleaner, emote_stats)
+    streams: dict[str, _Stream] = {}
+    reports: list[dict] = []
+    drops: dict[str, int] = {}
+    changes: dict[str, int] = {}
     try:
-        total_bytes = sum(path.stat().st_size for path, _ in files)
+        total_bytes = sum(task.path.stat().st_size for task in tasks)
         with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
                   file=sys.stderr, leave=False) as bar:
-            for path, root in files:
-                report = importer.import_file(path, root, root in valid_roots)
-                bar.update(path.stat().st_size)
-                bar.set_postfix(messages=importer.messages, refresh=False)
+            for task, result in zip(tasks, _run_tasks(tasks, workers)):
+                report = result.report
+                reports.append(report)
+                for key, value in result.drops.items():
+                    drops[key] = drops.get(key, 0) + value
+                for key, value in result.changes.items():
+                    changes[key] = changes.get(key, 0) + value
+                emote_stats.merge(result.emotes)
+                for part in result.parts:
+                    stream = streams.get(part.key)
+                    if stream is None:
+                        stream = streams[part.key] = _Stream(StreamInfo(part.key, part.group), part.channel)
+                    stream.add(part, report["path"])
+                bar.update(task.path.stat().st_size)
+                bar.set_postfix(messages=sum(r["messages"] for r in reports), refresh=False)
                 if report["error"]:
-                    logger.warning("%s: %s", path, report["error"])
+                    logger.warning("%s: %s", report["path"], report["error"])
                 for warning in report["warnings"]:
-                    logger.warning("%s: %s", path, warning)
+                    logger.warning("%s: %s", report["path"], warning)
 
-        streams = [s for s in importer.streams.values() if len(s.hashes)]
-        for s in streams:
-            s.info.messages = len(s.hashes)
-        plan = choose_validation([s.info for s in streams])
-        ordered = sorted(streams, key=lambda s: s.info.order())
-        train_parts, valid_parts = [], []
+        plan = choose_validation([s.info for s in streams.values()])
+        ordered = sorted(streams.values(), key=lambda s: s.info.order())
+        train_pieces, valid_pieces = [], []
         train_hashes, valid_hashes = [], []
         for s in ordered:
-            hashes = np.frombuffer(s.hashes, dtype=np.int64) if len(s.hashes) else np.zeros(0, np.int64)
+            hashes = np.frombuffer(b"".join(h.tobytes() for h in s.hashes), dtype=np.int64)
             if s.info.key == plan.tail_of:
-                train_parts.append((s.path, 0, plan.tail_from))
-                valid_parts.append((s.path, plan.tail_from, None))
+                train_pieces += _stream_pieces(s, 0, plan.tail_from)
+                valid_pieces += _stream_pieces(s, plan.tail_from, None)
                 train_hashes.append(hashes[: plan.tail_from])
                 valid_hashes.append(hashes[plan.tail_from:])
             elif s.info.key in plan.valid:
-                valid_parts.append((s.path, None, None))
+                valid_pieces += _stream_pieces(s, 0, None)
                 valid_hashes.append(hashes)
             else:
-                train_parts.append((s.path, None, None))
+                train_pieces += _stream_pieces(s, 0, None)
                 train_hashes.append(hashes)
-        _atomic_concat(train_parts, out_dir / TRAIN_FILE)
-        _atomic_concat(valid_parts, out_dir / VALID_FILE)
+        _atomic_concat(train_pieces, out_dir / TRAIN_FILE)
+        _atomic_concat(valid_pieces, out_dir / VALID_FILE)
         train_h = np.concatenate(train_hashes) if train_hashes else np.zeros(0, np.int64)
         valid_h = np.concatenate(valid_hashes) if valid_hashes else np.zeros(0, np.int64)
         split_overlap = overlap(valid_h, train_h)
     finally:
-        shutil.rmtree(importer.tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     statistical = emote_stats.statistical()
     emotes = emote_stats.vocabulary(statistical)
     (out_dir / EMOTES_FILE).write_text("".join(e + "\n" for e in emotes), encoding="utf-8")
     elapsed = time.perf_counter() - started
-    file_reports = importer.files
-    valid_keys = plan.valid
-    for report in file_reports:
+    for report in reports:
         if report["stream"] is not None:
-            report["split"] = "valid" if report["stream"] in valid_keys and report["stream"] != plan.tail_of else "train"
-    totals_dropped: dict[str, int] = dict(sorted(cleaner.drops.items(), key=lambda kv: -kv[1]))
+            held = report["stream"] in plan.valid and report["stream"] != plan.tail_of
+            report["split"] = "valid" if held else "train"
+    messages = sum(r["messages"] for r in reports)
+    kept = sum(r["kept"] for r in reports)
     stats = {
         "stats_version": STATS_VERSION,
         "inputs": [str(p) for p in inputs],
@@ -359,44 +459,44 @@ def prepare(
         "format_override": fmt,
         "input_problems": problems,
         "totals": {
-            "files": len(file_reports),
-            "files_failed": sum(1 for r in file_reports if r["error"] and not r["messages"]),
-            "lines": sum(r["lines"] for r in file_reports),
-            "blank_lines": sum(r["blank_lines"] for r in file_reports),
-            "log_lines": sum(r["log_lines"] for r in file_reports),
-            "unparsed_lines": sum(r["unparsed_lines"] for r in file_reports),
-            "messages": importer.messages,
-            "kept": importer.kept,
+            "files": len(reports),
+            "files_failed": sum(1 for r in reports if r["error"] and not r["messages"]),
+            "lines": sum(r["lines"] for r in reports),
+            "blank_lines": sum(r["blank_lines"] for r in reports),
+            "log_lines": sum(r["log_lines"] for r in reports),
+            "unparsed_lines": sum(r["unparsed_lines"] for r in reports),
+            "messages": messages,
+            "kept": kept,
             "train_messages": int(len(train_h)),
             "valid_messages": int(len(valid_h)),
-            "dropped": totals_dropped,
-            "changed": dict(sorted(cleaner.changes.items(), key=lambda kv: -kv[1])),
+            "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1])),
+            "changed": dict(sorted(changes.items(), key=lambda kv: -kv[1])),
         },
-        "formats": _count_by(file_reports, "format"),
+        "formats": _count_by(reports, "format"),
         "split": {
             "method": plan.method,
-            "train_streams": sum(1 for s in streams if s.info.key not in plan.valid or s.info.key == plan.tail_of),
-            "valid_streams": sorted(plan.valid, key=lambda k: importer.streams[k].info.order()),
+            "train_streams": sum(1 for s in ordered if s.info.key not in plan.valid or s.info.key == plan.tail_of),
+            "valid_streams": [s.info.key for s in ordered if s.info.key in plan.valid],
             "valid_fraction": round(len(valid_h) / max(1, len(valid_h) + len(train_h)), 4),
             "overlap": split_overlap,
         },
-        "emotes": {"total": len(emotes), "marked": len(emote_stats.marked),
-                   "statistical": len(statistical)},
+        "emotes": {"total": len(emotes), "marked": len(emote_stats.marked), "statistical": len(statistical)},
         "streams": [
-            {"stream": s.info.key, "group": s.info.group, "channel": s.channel, "messages": len(s.hashes),
+            {"stream": s.info.key, "group": s.info.group, "channel": s.channel, "messages": s.info.messages,
              "first_ts": s.info.first_ts, "split": "valid" if s.info.key in plan.valid else "train"}
             for s in ordered
         ],
-        "files": file_reports,
+        "files": reports,
+        "workers": workers,
         "elapsed_s": round(elapsed, 3),
-        "messages_per_s": round(importer.messages / elapsed) if elapsed > 0 else None,
+        "messages_per_s": round(messages / elapsed) if elapsed > 0 else None,
     }
-    tmp = out_dir / (STATS_FILE + ".tmp")
-    tmp.write_text(json.dumps(stats, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out_dir / STATS_FILE)
-    if stats["totals"]["kept"] == 0:
+    tmp_stats = out_dir / (STATS_FILE + ".tmp")
+    tmp_stats.write_text(json.dumps(stats, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp_stats, out_dir / STATS_FILE)
+    if kept == 0:
         raise StreamchatError(
-            f"no message survived the import ({stats['totals']['messages']} parsed); see {out_dir / STATS_FILE} "
+            f"no message survived the import ({messages} parsed); see {out_dir / STATS_FILE} "
             "for what each file held and why messages were dropped"
         )
     return stats
@@ -466,6 +566,8 @@ def register(subparsers) -> None:
     parser.add_argument("--bot-name", default=None, metavar="NAME", help="the bot's own account (its messages are dropped)")
     parser.add_argument("--block-words", type=Path, default=None, metavar="FILE",
                         help="a file of words, one a line: messages containing one are never learned")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="processes importing files side by side (default: one per core for big imports)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -482,7 +584,7 @@ def run(args) -> int:
     stats = prepare(
         args.inputs, args.out, valid=args.valid, fmt=args.fmt,
         bot_names=[b for b in args.bots.split(",") if b.strip()], blocked_words=blocked,
-        progress=not args.no_progress and sys.stderr.isatty(), bot_name=args.bot_name,
+        progress=not args.no_progress and sys.stderr.isatty(), bot_name=args.bot_name, workers=args.workers,
     )
     print(summary(stats))
     return 0
