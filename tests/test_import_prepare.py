@@ -197,3 +197,13 @@ def test_sodapoppin_with_the_seed_validation_vod(shared_data, tmp_path):
     overlap = stats["split"]["overlap"]["fraction"]
     assert 0.3 < overlap < 0.6  # README: 54 % before thinning bursts
     accounted(stats)
+
+
+def test_worker_processes_give_the_same_corpus(tmp_path, sample_corpus):
+    out, stats = sample_corpus
+    parallel = prepare([SAMPLE], tmp_path, progress=False, workers=2)
+    assert parallel["workers"] == 2
+    for name in ("train.jsonl", "valid.jsonl", "emotes.txt"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+    assert parallel["totals"]["dropped"] == stats["totals"]["dropped"]
+    assert parallel["split"]["overlap"] == stats["split"]["overlap"]
