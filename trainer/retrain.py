@@ -290,8 +290,8 @@ def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
         if current_dir is not None:
             try:
                 figures["current"] = _evaluate(current_dir, data_dir, options.samples, options.progress)
-            except StreamchatError as error:  # a broken current version must not block a working candidate
-                current_problem = str(error)
+            except Exception as error:  # noqa: BLE001 - a broken current version must not block a working candidate
+                current_problem = str(error) or type(error).__name__
                 logger.warning("the current version could not be evaluated: %s", error)
         decision = decide(figures["candidate"], figures.get("current"), options.margin)
         if current_problem is not None and decision.promote:
