@@ -138,6 +138,15 @@ def test_a_worse_candidate_is_not_promoted(home, collected):
     assert home.current_version() == before and home.versions() == [before]
 
 
+def test_a_broken_current_version_does_not_block_a_working_one(home, collected):
+    (home.current_dir() / "model.safetensors").write_bytes(b"not weights")
+    status = retrain(home.path, RetrainOptions(collected=collected, from_scratch=True, preset="tiny",
+                                               max_steps=5, samples=0, progress=False))
+    assert status["outcome"] == "promoted"
+    assert status["reason"].startswith("the current version could not be evaluated")
+    load_card(resolve_model(home.path))
+
+
 def test_a_second_retrain_is_refused(home, collected):
     with home.lock():
         with pytest.raises(StreamchatError, match="already running"):
