@@ -74,7 +74,7 @@ def flops_per_token(config, context: int) -> float:
     return 3 * forward
 
 
-def time_steps(model, batches, steps: int) -> float:
+def time_steps(model, batches, steps: int, bf16: bool = False) -> float:
     """Seconds per optimizer step (median of `steps`, after one warm-up step)."""
     import torch
 
@@ -83,7 +83,8 @@ def time_steps(model, batches, steps: int) -> float:
     for i in range(steps + 1):
         batch = batches[i % len(batches)]
         start = time.perf_counter()
-        loss = model(**batch).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -93,7 +94,7 @@ def time_steps(model, batches, steps: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int) -> dict:
+def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bool = False) -> dict:
     """Real-text tokens/s: packed blocks (ours) vs one padded line per sequence (the seed's),
     with the same fresh model of the checkpoint's configuration, same tokens per batch."""
     import numpy as np
@@ -147,7 +148,11 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int) -> dict:
     packed_tps = batch_blocks * block / min(packed_s)
     seed_tps = float(np.mean(real_per_batch)) / min(seed_s)
     flops = flops_per_token(config, block)
+    extra = {}
+    if bf16:  # the same packed steps under bf16 autocast, to show why auto picked what it did
+        extra["packed_bf16_autocast_tokens_per_s"] = round(batch_blocks * block / time_steps(model, packed, steps, bf16=True))
     return {
+        **extra,
         "packed_tokens_per_s": round(packed_tps),
         "seed_recipe_tokens_per_s": round(seed_tps),
         "speedup": round(packed_tps / seed_tps, 1),
@@ -258,6 +263,10 @@ def write_markdown(result: dict, path: Path) -> None:
             f"{s['train_tokens_per_s'] or 0:,.0f} | {t.get('packed_tokens_per_s', 0):,} | {t.get('seed_recipe_tokens_per_s', 0):,} | "
             f"{t.get('speedup', 0)}x | {t.get('fraction_of_fp32_peak', 0):.0%} |"
         )
+    main_row = result["sets"].get(MAIN_SET, {}).get("throughput", {})
+    if "packed_bf16_autocast_tokens_per_s" in main_row:
+        lines += ["", f"fp32 vs bf16 autocast, same model and packed batches on {MAIN_SET}: "
+                  f"{main_row['packed_tokens_per_s']:,} vs {main_row['packed_bf16_autocast_tokens_per_s']:,} tokens/s."]
     ft = result.get("fine_tune")
     if ft:
         s = ft["summary"]
@@ -276,7 +285,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--main-minutes", type=float, default=15.0)
     parser.add_argument("--other-minutes", type=float, default=3.0)
-    parser.add_argument("--samples", type=int, default=200, help="generated messages per evaluation")
+    parser.add_argument("--samples", type=int, default=200, help="generated messages for the main set's evaluation")
+    parser.add_argument("--other-samples", type=int, default=60, help="generated messages for the other evaluations")
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--quick", action="store_true", help="smoke run: seconds per budget, results not written")
     parser.add_argument("--preset", default="auto")
@@ -286,7 +296,7 @@ def main(argv=None) -> int:
         print(f"skipped: the real chat logs are not at {SHARED}")
         return 0
     if args.quick:
-        args.main_minutes, args.other_minutes, args.samples = 0.3, 0.2, 20
+        args.main_minutes, args.other_minutes, args.samples, args.other_samples = 0.3, 0.2, 20, 10
     started = time.time()
     import torch
 
@@ -303,30 +313,55 @@ def main(argv=None) -> int:
     except (OSError, IndexError):
         pass
     logger.info("peak: %s", result["peak"])
-    steps = 2 if args.quick else 5
     base_dir = None
     for name in args.sets:
-        budget = 60 * (args.main_minutes if name == MAIN_SET else args.other_minutes)
-        data = prepare_set(name)
-        run = train_and_evaluate(name, data, budget, args.samples if name == MAIN_SET else args.samples // 2,
-                                 preset=args.preset)
-        run["throughput"] = throughput(Path(run["model_dir"]), data, result["peak"], steps)
-        run["summary"] = summarize(run)
+        main_set = name == MAIN_SET
+        budget = 60 * (args.main_minutes if main_set else args.other_minutes)
+        try:
+            data = prepare_set(name)
+            run = train_and_evaluate(name, data, budget, args.samples if main_set else args.other_samples,
+                                     preset=args.preset)
+            run["throughput"] = throughput(Path(run["model_dir"]), data, result["peak"],
+                                           2 if args.quick else (5 if main_set else 3), bf16=main_set)
+            run["summary"] = summarize(run)
+        except Exception as error:  # one broken set must not lose the others' figures
+            logger.exception("%s failed", name)
+            result.setdefault("failed", {})[name] = repr(error)
+            continue
         logger.info("%s: %s %s", name, run["summary"], run["throughput"])
         result["sets"][name] = {k: v for k, v in run.items() if k != "model_dir"}
         if name == BASE_SET:
             base_dir = save_base_gpt2(Path(run["model_dir"]), OUT / "base-gpt2")
+        if not args.quick:
+            finish(result, started, partial=True)
     if base_dir is not None and MAIN_SET in args.sets:
         from transformers import AutoModelForCausalLM
 
         base_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(base_dir).parameters())
-        run = train_and_evaluate("fine-tune", prepare_set(MAIN_SET), 60 * args.other_minutes, args.samples // 2,
+        run = train_and_evaluate("fine-tune", prepare_set(MAIN_SET), 60 * args.other_minutes, args.other_samples,
                                  base_model=str(base_dir))
         run["summary"] = summarize(run)
         run["base_parameters"] = base_params
-        result["fine_tune"] = run
+        result["fine_tune"] = {k: v for k, v in run.items() if k != "model_dir"}
+    if args.quick:
+        print(json.dumps({k: v for k, v in result.items() if k != "sets"}, indent=2, default=str)[:3000])
+        for name, row in result["sets"].items():
+            print(name, row["summary"], row["throughput"])
+        return 0
+    finish(result, started, partial=False)
+    print((RESULTS / "train_quality.md").read_text())
+    return 0
 
-    loads = [r["load_average_before"] for r in result["sets"].values()] + [r["load_average_after"] for r in result["sets"].values()]
+
+def finish(result: dict, started: float, *, partial: bool) -> None:
+    """Write the JSON and the markdown (also after each set, so a cut-short run keeps its figures)."""
+    import copy
+
+    result = copy.deepcopy(result)
+    result["partial"] = partial
+
+    runs = list(result["sets"].values()) + ([result["fine_tune"]] if "fine_tune" in result else [])
+    loads = [r["load_average_before"] for r in runs] + [r["load_average_after"] for r in runs] or [0.0]
     result["contention"] = (
         f"Load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
         + ("; other jobs shared the cores, so every speed figure is lower than on an idle machine." if max(loads) > 2.5 else ".")
@@ -339,19 +374,12 @@ def main(argv=None) -> int:
         f"bf16 matrix products measured {peak['bf16_gflops']} vs fp32 {peak['fp32_gflops']} GFLOP/s: training uses bf16 autocast."
     )
     result["total_minutes"] = round((time.time() - started) / 60, 1)
-    if args.quick:
-        print(json.dumps({k: v for k, v in result.items() if k != "sets"}, indent=2))
-        for name, row in result["sets"].items():
-            print(name, row["summary"], row["throughput"])
-        return 0
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for row in list(result["sets"].values()) + ([result["fine_tune"]] if "fine_tune" in result else []):
+    for row in runs:
         row["card"] = {k: row["card"][k] for k in ("preset", "parameters", "vocab_size", "block_size", "training", "metrics", "data")}
         row["card"]["data"] = {k: v for k, v in row["card"]["data"].items() if k != "sources"}
     (RESULTS / "train_quality.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     write_markdown(result, RESULTS / "train_quality.md")
-    print((RESULTS / "train_quality.md").read_text())
-    return 0
 
 
 if __name__ == "__main__":
