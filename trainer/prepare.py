@@ -143,8 +143,8 @@ def _cleaner_for(task: _FileTask):
     return cleaner
 
 
-def _import_file(task: _FileTask) -> _FileResult:
-    """Parse, clean and write one file (in a worker process or in this one)."""
+def _import_file(task: _FileTask, emotes=None) -> _FileResult:
+    """Parse, clean and write one file (in a worker process, or in this one counting into `emotes`)."""
     from trainer.emotes import EmoteStats
     from trainer.logformats import LogProblem, open_log
 
@@ -153,8 +153,8 @@ def _import_file(task: _FileTask) -> _FileResult:
                     "channel": None, "lines": 0, "messages": 0, "kept": 0, "dropped": {},
                     "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "warnings": [], "error": None}
     cleaner = _cleaner_for(task)
-    emotes = EmoteStats()
-    result = _FileResult(report, [], emotes, cleaner.drops, cleaner.changes)
+    result = _FileResult(report, [], None if emotes else EmoteStats(), cleaner.drops, cleaner.changes)
+    emotes = emotes or result.emotes
     try:
         source = open_log(path, task.fmt)
     except LogProblem as error:
@@ -183,7 +183,6 @@ def _import_file(task: _FileTask) -> _FileResult:
             n_messages += len(chunk)
             if default is None:  # after the first chunk: JSON and headers have named stream/channel
                 default = part_for(info.stream or task.key, info.channel)
-            cleaner.add_names([m[0] for m in chunk])
             marked = [m[4] for m in chunk if m[4]]
             if marked:
                 emotes.add_marked(chain.from_iterable(marked))
@@ -265,11 +264,11 @@ def _file_tasks(files: list[tuple[Path, Path]], valid_roots: set[Path], fmt, tmp
     return tasks
 
 
-def _run_tasks(tasks: list[_FileTask], workers: int):
+def _run_tasks(tasks: list[_FileTask], workers: int, emotes):
     """Results of the tasks in their order; files are independent, so worker processes share them."""
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
-            yield _import_file(task)
+            yield _import_file(task, emotes)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -396,14 +395,15 @@ def prepare(
         total_bytes = sum(task.path.stat().st_size for task in tasks)
         with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
                   file=sys.stderr, leave=False) as bar:
-            for task, result in zip(tasks, _run_tasks(tasks, workers)):
+            for task, result in zip(tasks, _run_tasks(tasks, workers, emote_stats)):
                 report = result.report
                 reports.append(report)
                 for key, value in result.drops.items():
                     drops[key] = drops.get(key, 0) + value
                 for key, value in result.changes.items():
                     changes[key] = changes.get(key, 0) + value
-                emote_stats.merge(result.emotes)
+                if result.emotes is not None:  # counted in a worker process
+                    emote_stats.merge(result.emotes)
                 for part in result.parts:
                     stream = streams.get(part.key)
                     if stream is None:
