@@ -273,9 +273,11 @@ def _run_tasks(tasks: list[_FileTask], workers: int, emotes):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: the caller may have threads (the bot) or torch loaded.
+    # spawn, not fork: the caller may have threads (the bot) or torch loaded. Biggest files
+    # first, so no worker is left with a big one at the end; results come back in that order.
+    biggest_first = sorted(tasks, key=lambda task: -task.path.stat().st_size)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_import_file, tasks)
+        yield from pool.map(_import_file, biggest_first)
 
 
 def auto_workers(files: list[tuple[Path, Path]]) -> int:
@@ -296,14 +298,21 @@ class _Stream:
         self.hashes: list[array] = []
 
     def add(self, part: _Part, source: str) -> None:
-        self.parts.append(part.path)
-        self.hashes.append(part.hashes)
+        # Parts in file order, whatever order worker processes finished them in.
+        at = sum(1 for p in self.parts if _part_order(p) < _part_order(part.path))
+        self.parts.insert(at, part.path)
+        self.hashes.insert(at, part.hashes)
         self.info.messages += len(part.hashes)
         self.info.forced_valid = self.info.forced_valid or part.forced_valid
         if part.first_ts and (self.info.first_ts is None or part.first_ts < self.info.first_ts):
             self.info.first_ts = part.first_ts
         if source not in self.info.files:
             self.info.files.append(source)
+
+
+def _part_order(path: Path) -> tuple[int, int]:
+    file_index, part_index = path.stem.split("-")
+    return int(file_index), int(part_index)
 
 
 def _atomic_concat(pieces: list[tuple[Path, int, int | None]], target: Path) -> None:
@@ -385,6 +394,7 @@ def prepare(
                         tuple(w for w in blocked_words if w and w.strip()))
     tasks = _file_tasks(files, set(valid), fmt, tmp, cleaner_settings)
     workers = auto_workers(files) if workers is None else max(1, workers)
+    index_of = {str(task.path): task.index for task in tasks}
 
     emote_stats = EmoteStats()
     streams: dict[str, _Stream] = {}
@@ -395,7 +405,7 @@ def prepare(
         total_bytes = sum(task.path.stat().st_size for task in tasks)
         with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
                   file=sys.stderr, leave=False) as bar:
-            for task, result in zip(tasks, _run_tasks(tasks, workers, emote_stats)):
+            for result in _run_tasks(tasks, workers, emote_stats):
                 report = result.report
                 reports.append(report)
                 for key, value in result.drops.items():
@@ -409,13 +419,14 @@ def prepare(
                     if stream is None:
                         stream = streams[part.key] = _Stream(StreamInfo(part.key, part.group), part.channel)
                     stream.add(part, report["path"])
-                bar.update(task.path.stat().st_size)
+                bar.update(Path(report["path"]).stat().st_size)
                 bar.set_postfix(messages=sum(r["messages"] for r in reports), refresh=False)
                 if report["error"]:
                     logger.warning("%s: %s", report["path"], report["error"])
                 for warning in report["warnings"]:
                     logger.warning("%s: %s", report["path"], warning)
 
+        reports.sort(key=lambda r: index_of[r["path"]])  # worker results come biggest first
         plan = choose_validation([s.info for s in streams.values()])
         ordered = sorted(streams.values(), key=lambda s: s.info.order())
         train_pieces, valid_pieces = [], []
