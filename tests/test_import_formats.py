@@ -306,3 +306,20 @@ def test_real_gql_fragments_mark_emotes(shared_data):
     _, messages, _ = parse(path)
     assert any(m.emotes for m in messages)
     assert messages[0].ts.endswith("Z") and messages[0].offset is not None
+
+
+def test_gql_responses_with_edges(tmp_path):
+    node = {"id": "a", "commenter": {"login": "viewer_one"}, "contentOffsetSeconds": 5,
+            "createdAt": "2026-01-24T16:01:35.746Z", "message": {"fragments": [{"emote": None, "text": "hi"}]}}
+    page = [{"data": {"video": {"id": "2650474598", "comments": {"edges": [{"node": node, "cursor": "x"}]}}}}]
+    fmt, messages, _ = parse(write(tmp_path, "page.json", json.dumps(page)))
+    assert fmt == "gql" and messages[0].text == "hi" and messages[0].user == "viewer_one"
+
+
+def test_raw_irc_with_several_channels_names_them_per_message(tmp_path):
+    text = (":a!a@a.tmi.twitch.tv PRIVMSG #first :one\n"
+            ":b!b@b.tmi.twitch.tv PRIVMSG #second :two\n"
+            ":c!c@c.tmi.twitch.tv PRIVMSG #first :three\n")
+    fmt, messages, info = parse(write(tmp_path, "multi.irc", text))
+    assert fmt == "irc" and info.channel == "first"
+    assert [m.channel for m in messages] == [None, "second", None]

@@ -207,3 +207,16 @@ def test_worker_processes_give_the_same_corpus(tmp_path, sample_corpus):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
     assert parallel["totals"]["dropped"] == stats["totals"]["dropped"]
     assert parallel["split"]["overlap"] == stats["split"]["overlap"]
+
+
+def test_several_channels_in_one_capture_are_separate_streams(tmp_path):
+    lines = []
+    for i in range(40):
+        channel = "first" if i % 2 else "second"
+        lines.append(f":u{i}!u{i}@u{i}.tmi.twitch.tv PRIVMSG #{channel} :message {i}\n")
+    (tmp_path / "capture.irc").write_text("".join(lines))
+    stats = prepare([tmp_path / "capture.irc"], tmp_path / "out", progress=False)
+    records = list(read_records(tmp_path / "out" / "train.jsonl")) + list(read_records(tmp_path / "out" / "valid.jsonl"))
+    # the first line names the capture's channel; the other channel gets its own stream
+    assert {(r.channel, r.stream) for r in records} == {("second", "capture"), ("first", "first/capture")}
+    assert all(int(r.text.split()[1]) % 2 == (r.channel == "first") for r in records)

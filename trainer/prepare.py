@@ -167,6 +167,9 @@ def _import_file(task: _FileTask, emotes=None) -> _FileResult:
 
     def part_for(key: str, channel: str | None) -> _Part:
         part = parts.get(key)
+        if part is not None and part.channel != channel:
+            key = f"{channel}/{key}"  # one stream per channel (a raw IRC capture of several)
+            part = parts.get(key)
         if part is None:
             part = parts[key] = _Part(key, channel, channel or task.group, task.forced_valid,
                                       task.tmp / f"{task.index}-{len(parts)}.jsonl")
