@@ -15,6 +15,8 @@ emotes are plain words. On plain text an emote stands out (see ../shared/notes/f
 from __future__ import annotations
 
 from collections import Counter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 MIN_USES = 10  # a statistical emote must be used this many times ...
 MIN_WHOLE_SHARE = 0.15  # ... this share of them as the whole message ...
@@ -27,39 +29,26 @@ class EmoteStats:
     def __init__(self):
         self.words: Counter[str] = Counter()
         self.whole: Counter[str] = Counter()
-        self.whole_users: dict[str, set] = {}
+        # Distinct chatters who posted the text as a whole message, counted per batch of
+        # messages (a chatter posting it in several batches counts again: an upper bound that
+        # is exact within a batch, cheap to keep, and good enough for "many different people").
+        self.whole_users: Counter[str] = Counter()
         self.marked: Counter[str] = Counter()
 
     def add(self, text: str, user: str | None) -> None:
         """Count one kept message (its cleaned text)."""
-        if " " in text:
-            self.words.update(text.split(" "))
-            return
-        self.words[text] += 1
-        self.whole[text] += 1
-        users = self.whole_users.get(text)
-        if users is None:
-            self.whole_users[text] = {user}
-        elif len(users) < MIN_USERS:
-            users.add(user)
-        if len(self.words) > MAX_TRACKED:
-            self._prune()
+        self.add_many([text], [user])
 
     def add_many(self, texts: list[str], users: list) -> None:
-        """Count kept messages in bulk (C-speed `Counter.update`s; the import's hot path)."""
-        whole = [t for t in texts if " " not in t]
+        """Count kept messages in bulk: only C-level loops (map, compress, Counter.update)."""
+        spaced = list(map(str.__contains__, texts, repeat(" ")))
+        single = list(map(not_, spaced))
+        whole = list(compress(texts, single))
         self.words.update(whole)
-        if len(whole) < len(texts):
-            self.words.update(" ".join([t for t in texts if " " in t]).split(" "))
         self.whole.update(whole)
-        # Distinct chatters per one-word message: (text, user) pairs seen, capped at MIN_USERS.
-        whole_users = self.whole_users
-        for text, user in set(zip(whole, [u for t, u in zip(texts, users) if " " not in t])):
-            seen = whole_users.get(text)
-            if seen is None:
-                whole_users[text] = {user}
-            elif len(seen) < MIN_USERS:
-                seen.add(user)
+        if len(whole) < len(texts):
+            self.words.update(" ".join(compress(texts, spaced)).split(" "))
+        self.whole_users.update(map(itemgetter(0), set(zip(whole, compress(users, single)))))
         if len(self.words) > MAX_TRACKED:
             self._prune()
 
@@ -67,14 +56,8 @@ class EmoteStats:
         """Add the counts of another EmoteStats (from a file imported by a worker process)."""
         self.words.update(other.words)
         self.whole.update(other.whole)
+        self.whole_users.update(other.whole_users)
         self.marked.update(other.marked)
-        mine = self.whole_users
-        for text, users in other.whole_users.items():
-            seen = mine.get(text)
-            if seen is None:
-                mine[text] = set(users)
-            elif len(seen) < MIN_USERS:
-                seen.update(users)
         if len(self.words) > MAX_TRACKED:
             self._prune()
 
@@ -82,10 +65,9 @@ class EmoteStats:
         self.marked.update(names)
 
     def _prune(self) -> None:
-        for counter in (self.words, self.whole):
+        for counter in (self.words, self.whole, self.whole_users):
             for word in [w for w, n in counter.items() if n < 3]:
                 del counter[word]
-        self.whole_users = {w: u for w, u in self.whole_users.items() if w in self.whole}
 
     def statistical(self) -> dict[str, int]:
         """Words that pass every emote test, with their use counts."""
@@ -103,7 +85,7 @@ class EmoteStats:
                 continue
             if count < MIN_CASE_SHARE * by_case[word.lower()]:
                 continue
-            if len(self.whole_users.get(word, ())) < MIN_USERS:
+            if self.whole_users.get(word, 0) < MIN_USERS:
                 continue
             # A capitalised ordinary word ("Yes", "What") fails the case test; an all-caps
             # shout ("LOL", "NO") too, because people also type "lol" and "no".
