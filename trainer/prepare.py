@@ -284,11 +284,16 @@ def _run_tasks(tasks: list[_FileTask], workers: int, emotes):
 
 
 def auto_workers(files: list[tuple[Path, Path]]) -> int:
-    """Worker processes for an import: one per core (at most 4) when there is enough to share."""
+    """Worker processes for an import: one per core (at most 4) on 4+ cores when there is enough to share.
+
+    On 2 cores one process is as fast (benchmarks/import_speed.py): spawning workers and merging
+    their counts costs what the second core gains, the more so when other jobs share the cores.
+    """
+    cores = os.cpu_count() or 1
     total = sum(path.stat().st_size for path, _ in files)
-    if len(files) < 4 or total < 16 * 1024 * 1024:
-        return 1  # starting workers costs more than it saves
-    return max(1, min(4, os.cpu_count() or 1))
+    if cores < 4 or len(files) < 4 or total < 16 * 1024 * 1024:
+        return 1
+    return min(4, cores)
 
 
 class _Stream:
@@ -364,7 +369,7 @@ def prepare(
     `valid` inputs form the validation set; without them the most recent streams (about 10 % of
     the messages) do. `bot_names` are bot accounts beside `cleaning.DEFAULT_BOTS`, `bot_name` the
     bot's own account; messages with a word of `blocked_words` are never learned. `workers`:
-    processes that import files side by side (default: one per core for big imports).
+    processes that import files side by side (default `auto_workers`: 1 on 2 cores).
     """
     import numpy as np
     from tqdm import tqdm
@@ -581,7 +586,7 @@ def register(subparsers) -> None:
     parser.add_argument("--block-words", type=Path, default=None, metavar="FILE",
                         help="a file of words, one a line: messages containing one are never learned")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="processes importing files side by side (default: one per core for big imports)")
+                        help="processes importing files side by side (default: 1 on 2 cores, one per core up to 4 on bigger machines)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
