@@ -220,3 +220,19 @@ def test_several_channels_in_one_capture_are_separate_streams(tmp_path):
     # the first line names the capture's channel; the other channel gets its own stream
     assert {(r.channel, r.stream) for r in records} == {("second", "capture"), ("first", "first/capture")}
     assert all(int(r.text.split()[1]) % 2 == (r.channel == "first") for r in records)
+
+
+def test_an_earlier_output_inside_an_input_folder_is_not_reimported(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "100001.txt").write_text(tcd_lines(50))
+    (tmp_path / "logs" / "100002.txt").write_text(tcd_lines(50, 100))
+    out = tmp_path / "logs" / "prepared"
+    first = prepare([tmp_path / "logs"], out, progress=False)
+    second = prepare([tmp_path / "logs"], out, progress=False)
+    assert first["totals"]["messages"] == second["totals"]["messages"] == 100
+    assert len(second["files"]) == 2
+
+
+def test_unknown_format_name_is_a_clear_error(tmp_path):
+    with pytest.raises(StreamchatError, match="unknown format 'nope'"):
+        prepare([SAMPLE], tmp_path, fmt="nope", progress=False)

@@ -389,15 +389,21 @@ def prepare(
     valid = [Path(p) for p in valid or ()]
     # --valid inputs first: a file named there and also inside an INPUT folder is validation only.
     files, problems = find_log_files(valid + inputs)
+    # Never re-import an earlier output of this import (an INPUT folder may hold DIR).
+    out_resolved = out_dir.resolve()
+    files = [(path, root) for path, root in files if out_resolved not in path.resolve().parents]
     if not files:
         raise StreamchatError(
             "no log files to import: " + "; ".join(problems)
             + ". Give chat log files or folders (e.g. data/sample/ or data/raw/)."
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".prepare-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    except OSError as error:
+        raise StreamchatError(f"can't write to {out_dir} ({error.strerror}); choose another --out DIR") from None
     cleaner_settings = (tuple(b for b in bot_names if b and b.strip()), bot_name,
                         tuple(w for w in blocked_words if w and w.strip()))
     tasks = _file_tasks(files, set(valid), fmt, tmp, cleaner_settings)
