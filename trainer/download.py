@@ -71,12 +71,13 @@ def parse_targets(targets: list[str]) -> tuple[list[str], list[str]]:
 def credentials(env_file: Path | None) -> tuple[str, str]:
     from dotenv import dotenv_values
 
-    values = dict(os.environ)
+    values: dict[str, str] = {}
     path = env_file or Path(".env")
     if path.is_file():
         values.update({k: v for k, v in dotenv_values(path).items() if v})
     elif env_file is not None:
         raise StreamchatError(f"{env_file}: no such file; copy .env.example to .env and fill it in")
+    values.update({k: v for k, v in os.environ.items() if v})  # the environment wins over .env
     client_id = values.get("TWITCH_CLIENT_ID", "").strip()
     secret = values.get("TWITCH_CLIENT_SECRET", "").strip()
     if not client_id or not secret:
