@@ -102,6 +102,7 @@ class _FileTask:
     bots: tuple
     own_name: str | None
     blocked: tuple
+    stable_hashes: bool = False  # True when worker processes import files side by side
 
 
 @dataclass
@@ -196,9 +197,9 @@ def _import_file(task: _FileTask, emotes=None) -> _FileResult:
                     if key is not None or channel is not None:
                         target = part_for(key if key is not None else default.key,
                                           channel if channel is not None else info.channel)
-                    n_kept += _write_run(cleaner, emotes, list(run), target)
+                    n_kept += _write_run(cleaner, emotes, list(run), target, task.stable_hashes)
             else:
-                n_kept += _write_run(cleaner, emotes, chunk, default)
+                n_kept += _write_run(cleaner, emotes, chunk, default, task.stable_hashes)
     except LogProblem as error:
         report["error"] = str(error)
     except OSError as error:
@@ -218,7 +219,7 @@ def _import_file(task: _FileTask, emotes=None) -> _FileResult:
     return result
 
 
-def _write_run(cleaner, emotes, messages, part: _Part) -> int:
+def _write_run(cleaner, emotes, messages, part: _Part, stable_hashes: bool) -> int:
     """Clean messages of one stream and append the kept ones to the stream's temporary file."""
     texts, users, times = cleaner.clean_many(messages)
     if not texts:
@@ -230,7 +231,10 @@ def _write_run(cleaner, emotes, messages, part: _Part) -> int:
     stamps = ["null" if t is None else _json_string(t) for t in times]
     with open(part.path, "a", encoding="utf-8") as handle:
         handle.write("".join(map(template.__mod__, zip(map(_json_string, texts), stamps))))
-    part.hashes.extend(text_hashes(texts))
+    if stable_hashes:  # hashes from several processes must agree
+        part.hashes.extend(text_hashes(texts))
+    else:  # one process: Python's own string hash is the same throughout, and cheaper
+        part.hashes.extend(map(hash, map(str.casefold, texts)))
     if part.first_ts is None:
         part.first_ts = next((t for t in times if t is not None), None)
     emotes.add_many(texts, users)
@@ -408,6 +412,8 @@ def prepare(
                         tuple(w for w in blocked_words if w and w.strip()))
     tasks = _file_tasks(files, set(valid), fmt, tmp, cleaner_settings)
     workers = auto_workers(files) if workers is None else max(1, workers)
+    for task in tasks:
+        task.stable_hashes = workers > 1
     index_of = {str(task.path): task.index for task in tasks}
 
     emote_stats = EmoteStats()
