@@ -181,7 +181,14 @@ class LearningLoop:
             worker.sampling[channel] = {"temperature": store.get("temperature", self.default_temperature)}
         self.prepare_generator(self.generator)
         self.reloader.on_swap = lambda generator, version: worker.swap(generator)
+        self.reloader.on_failure = self._report_failure
         self.reloader.start()
+
+    def _report_failure(self, report: str) -> None:
+        """A new version that can't be used is said once in each channel (the old one keeps going)."""
+        if self.announce is not None:
+            for channel in self.brains:
+                self.announce(channel, report)
 
     def prepare_generator(self, generator) -> None:
         """Moderators' blocked words, on a freshly loaded engine (before it answers anyone)."""

@@ -50,6 +50,7 @@ class ModelReloader:
         load: Callable[[Path], Any] = load_generator,
         prepare: Callable[[Any], None] | None = None,
         on_swap: Callable[[Any, str], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
         poll_seconds: float = POLL_SECONDS,
     ):
         self.source = Path(source)
@@ -57,6 +58,7 @@ class ModelReloader:
         self.load = load
         self.prepare = prepare  # applies the moderators' state to a freshly loaded engine
         self.on_swap = on_swap  # called on the event loop right after a swap (generator, version)
+        self.on_failure = on_failure  # called with a one-line report when a new version fails to load
         self.poll_seconds = poll_seconds
         self.generator: Any = None
         self.model_dir: Path | None = None
@@ -133,7 +135,10 @@ class ModelReloader:
                 self.last_error = f"{model_dir.name}: {error}"
                 self._failed_version = model_dir.name
                 logger.error("model %s failed to load, keeping %s: %s", model_dir, self.version, error)
-                return f"model {model_dir.name} failed to load; still on {self.version}"
+                report = f"model {model_dir.name} failed to load; still on {self.version}"
+                if self.on_failure is not None:
+                    self.on_failure(report)
+                return report
             old = self.version
             self._install(generator, model_dir)
             logger.info("model swapped: %s -> %s", old, self.version)

@@ -246,6 +246,8 @@ def test_rollback_reload_and_a_broken_version(tmp_path, tiny_checkpoint):
                     assert time.monotonic() < deadline, "the watcher never tried the broken version"
                     await asyncio.sleep(0.1)
                 assert bot.loop.reloader.version == first
+                await fake.wait_until(lambda: any(s.text == f"model {broken.name} failed to load; still on {first}"
+                                                  for s in fake.accepted()), 10, "the failure report")
                 assert await ask(fake, bot, "viewer", "!chat still here") is not None
                 assert "last reload failed" in await ask(fake, bot, "mod", "!chatstatus", MOD)
 
