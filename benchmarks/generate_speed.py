@@ -161,7 +161,10 @@ def main() -> int:
     def pipeline_call():
         _, text, max_new = prefixes[cursor["pipeline"] % len(prefixes)]
         cursor["pipeline"] += 1
-        pipe(text, num_return_sequences=K, max_new_tokens=max_new, return_full_text=False, **sampling_kwargs)
+        # min_new_tokens=1: like the engine, no row may end right after the prompt (an empty
+        # completion); without it the pipeline often stops at once, having made nothing.
+        pipe(text, num_return_sequences=K, max_new_tokens=max_new, min_new_tokens=1, return_full_text=False,
+             **sampling_kwargs)
 
     torch.set_num_threads(1)
     print(f"headline: {args.calls} calls each, interleaved ...", flush=True)
@@ -342,8 +345,9 @@ def report(r: dict) -> str:
         "step feeds K tokens through `LeanGPT2` (the model's own weights, a preallocated cache, no "
         "per-call machinery), fp32, one torch thread (`Generator.load(threads=1)`), under "
         "`torch.inference_mode`. The lines above are the evidence: the model's own forward with its "
-        "`DynamicCache` in the same loop, bf16, two threads and torch.compile (its first call compiles "
-        "for about a minute on these cores) were each measured against it in this run.",
+        "`DynamicCache` in the same loop, bf16, two threads and torch.compile of the model's forward "
+        f"(its first call, compiling, took {v.get('torch_compile', {}).get('first_call_s', '?')} s) were each "
+        "measured against it in this run.",
         "",
     ]
     return "\n".join(lines)
