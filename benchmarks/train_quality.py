@@ -140,11 +140,17 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
         padded.append({"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)})
         real_per_batch.append(int(mask.sum()))
 
-    # alternate the two so that other jobs on the machine slow both alike
+    # alternate the two so that other jobs on the machine slow both alike; the peak is measured
+    # right before and after, so that the fraction compares figures taken under the same load
+    from trainer.train import matmul_flops
+
+    peaks = [matmul_flops(torch.float32, 2048, 1.0)]
     packed_s, seed_s = [], []
     for _ in range(2):
         packed_s.append(time_steps(model, packed, steps))
         seed_s.append(time_steps(model, padded, steps))
+    peaks.append(matmul_flops(torch.float32, 2048, 1.0))
+    peak = {**peak, "fp32_gflops": round(max(peaks) / 1e9, 1)}
     packed_tps = batch_blocks * block / min(packed_s)
     seed_tps = float(np.mean(real_per_batch)) / min(seed_s)
     flops = flops_per_token(config, block)
@@ -159,8 +165,8 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
         "seed_real_token_fraction": round(float(np.mean(real_per_batch)) / (per_batch * SEED_PAD_LENGTH), 3),
         "train_flops_per_token": round(flops),
         "achieved_gflops": round(packed_tps * flops / 1e9, 1),
+        "fp32_peak_gflops_alongside": peak["fp32_gflops"],
         "fraction_of_fp32_peak": round(packed_tps * flops / 1e9 / peak["fp32_gflops"], 3),
-        "fraction_of_bf16_peak": round(packed_tps * flops / 1e9 / peak["bf16_gflops"], 3),
         "load_average": load_average(),
     }
 
@@ -255,10 +261,11 @@ def write_markdown(result: dict, path: Path) -> None:
         "| set | budget | model | bpc model | bpc 5-gram | vs 5-gram | train tok/s | packed tok/s | seed recipe tok/s | speed-up | FLOP/s of fp32 peak |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, row in result["sets"].items():
+    for name in sorted(result["sets"], key=lambda n: list(SETS).index(n) if n in SETS else len(SETS)):
+        row = result["sets"][name]
         s, t = row["summary"], row.get("throughput", {})
         lines.append(
-            f"| {name} | {s['budget_s'] / 60:.0f} min | {s['preset']} {s['parameters'] / 1e6:.1f}M, V{s['vocab_size']}, "
+            f"| {name} | {s['budget_s'] / 60:g} min | {s['preset']} {s['parameters'] / 1e6:.1f}M, V{s['vocab_size']}, "
             f"ctx {s['block_size']} | {s['bpc_model']:.3f} | {s['bpc_char_5gram']:.3f} | {s['bpc_vs_5gram']:+.1%} | "
             f"{s['train_tokens_per_s'] or 0:,.0f} | {t.get('packed_tokens_per_s', 0):,} | {t.get('seed_recipe_tokens_per_s', 0):,} | "
             f"{t.get('speedup', 0)}x | {t.get('fraction_of_fp32_peak', 0):.0%} |"
@@ -290,11 +297,17 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--quick", action="store_true", help="smoke run: seconds per budget, results not written")
     parser.add_argument("--preset", default="auto")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sets' figures of the previous run's JSON (rerun only --sets)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="re-measure only the speed figures of the models a previous run trained, into its JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if not SHARED.is_dir():
         print(f"skipped: the real chat logs are not at {SHARED}")
         return 0
+    if args.speed_only:
+        return speed_only(args.sets)
     if args.quick:
         args.main_minutes, args.other_minutes, args.samples, args.other_samples = 0.3, 0.2, 20, 10
     started = time.time()
@@ -313,6 +326,12 @@ def main(argv=None) -> int:
     except (OSError, IndexError):
         pass
     logger.info("peak: %s", result["peak"])
+    if args.merge and (RESULTS / "train_quality.json").exists():
+        previous = json.loads((RESULTS / "train_quality.json").read_text(encoding="utf-8"))
+        result["sets"] = {k: v for k, v in previous["sets"].items() if k not in args.sets}
+        if "fine_tune" in previous:
+            result["fine_tune"] = previous["fine_tune"]
+        result["merged_from_previous_run"] = sorted(result["sets"])
     base_dir = None
     for name in args.sets:
         main_set = name == MAIN_SET
@@ -349,6 +368,26 @@ def main(argv=None) -> int:
             print(name, row["summary"], row["throughput"])
         return 0
     finish(result, started, partial=False)
+    print((RESULTS / "train_quality.md").read_text())
+    return 0
+
+
+def speed_only(sets: list[str]) -> int:
+    """Throughput and FLOP/s fraction again, for the models of the last full run (when the first
+    measurement was disturbed by other jobs), written into the same result files."""
+    path = RESULTS / "train_quality.json"
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["peak"] = machine_peak(3.0)
+    for name in sets:
+        if name not in result["sets"]:
+            continue
+        model_dir = OUT / "models" / name
+        result["sets"][name]["throughput"] = throughput(model_dir, OUT / "data" / name, result["peak"],
+                                                        5, bf16=name == MAIN_SET)
+        result["sets"][name]["throughput"]["remeasured"] = True
+        logger.info("%s: %s", name, result["sets"][name]["throughput"])
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    write_markdown(result, RESULTS / "train_quality.md")
     print((RESULTS / "train_quality.md").read_text())
     return 0
 

@@ -397,6 +397,7 @@ def train(
     pretrained_from = None
     if init_from is not None:
         model, tokenizer, old_card = load_checkpoint(init_from)
+        emotes = list(old_card.get("emotes") or [])  # the kept tokenizer knows these emotes, not new ones
         pretrained_from = str(init_from)
         preset = old_card.get("preset") or preset
         overrides = {**(old_card.get("training", {}).get("overrides") or {}), **(overrides or {}),
@@ -432,6 +433,8 @@ def train(
     if valid_records:
         valid_ids = token_stream(tokenizer, valid_records)
         valid_blocks = pack_blocks(valid_ids, block_size)
+        if len(valid_blocks) == 0 and len(valid_ids) > 1:
+            valid_blocks = valid_ids[None, :]  # a short validation split: one shorter block
         split_note = "by stream (prepare's split)"
     else:
         # One stream only: hold out the most recent 5 % of the training blocks (a time split).
@@ -528,7 +531,7 @@ def train(
     tokens_seen = state.global_step * chosen.batch_size * block_size * args.world_size
     card = {
         "block_size": block_size,
-        "emotes": emotes if base_model is None and init_from is None else emotes,
+        "emotes": emotes,
         "preset": chosen.name,
         "parameters": n_params,
         "vocab_size": len(tokenizer),
