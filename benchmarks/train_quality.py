@@ -278,7 +278,7 @@ def write_markdown(result: dict, path: Path) -> None:
     if ft:
         s = ft["summary"]
         lines += ["", f"Fine-tuning (`--base-model`, a {ft['base_parameters'] / 1e6:.1f}M GPT-2 folder built here from "
-                  f"the {BASE_SET} run), {s['budget_s'] / 60:.0f} min on {MAIN_SET}: bpc {s['bpc_model']:.3f} "
+                  f"the {BASE_SET} run), {s['budget_s'] / 60:g} min on {MAIN_SET}: bpc {s['bpc_model']:.3f} "
                   f"(5-gram {s['bpc_char_5gram']:.3f}, {s['bpc_vs_5gram']:+.1%})."]
     main = result["sets"].get(MAIN_SET)
     if main:
