@@ -10,10 +10,10 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 from collections.abc import Callable, Sequence
 
 from bot.config import EXIT_SETTINGS, EXIT_TWITCH, Settings, load_settings
+from trainer.cli import configure_logging, dispatch
 from trainer.errors import StreamchatError
 
 logger = logging.getLogger(__name__)
@@ -43,24 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     if not args.verbose:
         # TwitchIO logs every websocket frame at debug and some routine steps at info.
         logging.getLogger("twitchio").setLevel(logging.WARNING)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_SETTINGS
-    try:
-        return int(args.func(args) or 0)
-    except StreamchatError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return dispatch(parser, args, no_command=EXIT_SETTINGS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,16 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, *, no_command: int = 2) -> int:
+    """Run the chosen subcommand: a StreamchatError becomes `error: ...` and its exit code."""
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return no_command
     try:
         return int(args.func(args) or 0)
     except StreamchatError as error:
@@ -55,3 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    return dispatch(parser, args)
