@@ -23,7 +23,8 @@ class Preset:
     n_head: int
     block_size: int  # tokens per training block = the context the model is trained for
     batch_size: int  # blocks per optimizer step
-    learning_rate: float
+    learning_rate: float  # AdamW's: embeddings, norms, biases (and everything when muon_lr is None)
+    muon_lr: float | None  # Muon's, for the transformer blocks' matrices (trainer/optim.py); None: AdamW only
     warmup_steps: int
     eval_steps: int  # evaluate on the validation split (and keep the best) every N steps
     eval_blocks: int  # validation blocks used for those evaluations
@@ -36,17 +37,17 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
-        "tiny", n_layer=2, n_embd=64, n_head=2, block_size=64, batch_size=8, learning_rate=3e-3,
+        "tiny", n_layer=2, n_embd=64, n_head=2, block_size=64, batch_size=8, learning_rate=3e-3, muon_lr=0.02,
         warmup_steps=5, eval_steps=20, eval_blocks=16, epochs=1.0,
         description="~0.1M parameters; trains in seconds, for tests and smoke runs",
     ),
     "small": Preset(
-        "small", n_layer=4, n_embd=128, n_head=4, block_size=256, batch_size=8, learning_rate=5e-3,
+        "small", n_layer=4, n_embd=128, n_head=4, block_size=256, batch_size=8, learning_rate=5e-3, muon_lr=0.02,
         warmup_steps=100, eval_steps=300, eval_blocks=48, epochs=3.0,
         description="~1.2M parameters; the CPU preset (narrow and fast: a 2-core budget buys many tokens)",
     ),
     "base": Preset(
-        "base", n_layer=8, n_embd=512, n_head=8, block_size=1024, batch_size=16, learning_rate=6e-4,
+        "base", n_layer=8, n_embd=512, n_head=8, block_size=1024, batch_size=16, learning_rate=6e-4, muon_lr=0.02,
         warmup_steps=300, eval_steps=500, eval_blocks=128, epochs=5.0,
         description="~30M parameters; for a GPU or a long CPU run on a big corpus",
     ),

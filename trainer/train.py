@@ -5,8 +5,8 @@ The steps, in order:
 2. the tokenizer: trained on the training messages (trainer/tokenizer.py), or taken from the
    base GPT-2 (`--base-model`, emotes added) or the checkpoint being continued (`init_from`);
 3. both splits in chat format, packed into fixed-length blocks (trainer/packing.py);
-4. a GPT-2 from a preset (trainer/model.py), trained with transformers' `Trainer`: AdamW,
-   warm-up then cosine decay, gradient clipping, evaluation on validation blocks every N
+4. a GPT-2 from a preset (trainer/model.py), trained with transformers' `Trainer`: Muon for
+   the blocks' matrices and AdamW for the rest (trainer/optim.py), warm-up then cosine decay, gradient clipping, evaluation on validation blocks every N
    steps with the best model kept, a wall-clock budget (`--max-time`) that the learning-rate
    schedule follows, bf16 autocast when it is measurably faster, `--resume`;
 5. the best model saved atomically with its card (trainer/checkpoint.py), `metrics.jsonl`
@@ -196,10 +196,24 @@ def _trainer_class():
         rate reaches its floor just as the budget runs out, whatever the machine's speed.
         """
 
-        def __init__(self, *args, budget=None, warmup_steps: int = 0, **kwargs):
+        def __init__(self, *args, budget=None, warmup_steps: int = 0, muon_lr: float | None = None, **kwargs):
             super().__init__(*args, **kwargs)
             self.budget = budget
             self.warmup = warmup_steps
+            self.muon_lr = muon_lr
+
+        def create_optimizer(self, model=None):
+            """Muon for the blocks' matrices and AdamW for the rest (trainer/optim.py), unless
+            the preset says AdamW only (`muon_lr` None)."""
+            if self.optimizer is None and self.muon_lr:
+                from trainer.optim import MuonAdamW, gpt2_param_groups
+
+                groups = gpt2_param_groups(model or self.model, lr=self.args.learning_rate, muon_lr=self.muon_lr,
+                                           weight_decay=self.args.weight_decay)
+                for group in groups:
+                    group.update(betas=(self.args.adam_beta1, self.args.adam_beta2), eps=self.args.adam_epsilon)
+                self.optimizer = MuonAdamW(groups)
+            return super().create_optimizer(model)
 
         def create_scheduler(self, num_training_steps: int, optimizer=None):
             if self.lr_scheduler is None:
@@ -426,8 +440,11 @@ def train(
         chosen = replace(chosen, **overrides)
     if model is not None and chosen.block_size > model.config.n_positions:
         chosen = replace(chosen, block_size=model.config.n_positions)
+    if base_model is not None:
+        chosen = replace(chosen, muon_lr=None)  # AdamW-pretrained weights tune no better with Muon (Moonshot AI, 2025)
     if pretrained_from is not None:
-        chosen = replace(chosen, learning_rate=chosen.learning_rate * FINETUNE_LR_SCALE)
+        chosen = replace(chosen, learning_rate=chosen.learning_rate * FINETUNE_LR_SCALE,
+                         muon_lr=chosen.muon_lr and chosen.muon_lr * FINETUNE_LR_SCALE)
     block_size = chosen.block_size
     train_blocks = pack_blocks(train_ids, block_size)
     if valid_records:
@@ -507,6 +524,7 @@ def train(
         callbacks=[budget, MetricsLog(metrics_path, budget, chosen.batch_size * block_size)],
         budget=budget,
         warmup_steps=chosen.warmup_steps,
+        muon_lr=chosen.muon_lr,
     )
     train_start = time.monotonic()
     try:
@@ -559,7 +577,9 @@ def train(
             "init_from": str(init_from) if init_from else None,
             "preset_settings": chosen.as_dict(),
             "overrides": overrides or {},
-            "schedule": f"AdamW, warm-up {chosen.warmup_steps} steps or {WARMUP_FRACTION:.0%} of the budget, cosine to {MIN_LR_RATIO:g} x peak",
+            "optimizer": f"Muon (lr {chosen.muon_lr:g}) for the blocks' matrices, AdamW (lr {chosen.learning_rate:g}) for the rest"
+                         if chosen.muon_lr else f"AdamW (lr {chosen.learning_rate:g})",
+            "schedule": f"warm-up {chosen.warmup_steps} steps or {WARMUP_FRACTION:.0%} of the budget, cosine to {MIN_LR_RATIO:g} x peak",
             "steps": state.global_step,
             "epochs": round(state.epoch or 0.0, 3),
             "tokens_seen": tokens_seen,
