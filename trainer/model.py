@@ -30,6 +30,7 @@ class Preset:
     eval_blocks: int  # validation blocks used for those evaluations
     epochs: float  # used when neither --max-time nor --max-steps is given
     description: str
+    activation: str = "gelu_pytorch_tanh"  # GPT-2's gelu as one fused kernel: ~30 % faster on CPU
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,7 +100,7 @@ def build_model(preset: Preset, vocab_size: int, eos_token_id: int):
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,
-        activation_function="gelu_pytorch_tanh",  # GPT-2's gelu, one fused kernel: ~30 % faster on CPU
+        activation_function=preset.activation,
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,
         pad_token_id=eos_token_id,
