@@ -245,6 +245,32 @@ def save_base_gpt2(model_dir: Path, out: Path) -> Path:
     return out
 
 
+def generation_table(gen: dict) -> list[str]:
+    """Model vs Markov chain vs the real messages at the same places, as markdown lines."""
+    model, markov = gen.get("model") or {}, gen["markov"]
+    rows = [("empty messages", "empty_rate", None, "{:.1%}"),
+            ("words per message (mean)", "mean_words", "real_mean_words", "{:.2f}"),
+            ("one-word messages", "one_word_rate", "real_one_word_rate", "{:.1%}"),
+            ("verbatim training copies among 3+-word outputs", "copy_rate_3plus", None, "{:.1%}"),
+            ("distinct-1 / distinct-2", None, None, None),
+            ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
+            ("realism AUC (0.5: indistinguishable from real)", "realism_auc", None, "{:.3f}")]
+    sampling = gen.get("sampling", {})
+    lines = ["", f"Free generation on {MAIN_SET}: {gen['samples']} messages, each after {gen['context_messages'][0]}-"
+             f"{gen['context_messages'][1]} real validation messages; the model sampled raw (no filter) at temperature "
+             f"{sampling.get('temperature')}, top-p {sampling.get('top_p')}.", "",
+             "| | model | Markov chain (order 2) | real |", "|---|---|---|---|"]
+    for label, key, real_key, form in rows:
+        if key is None:
+            cells = [f"{m.get('distinct_1', 0):.2f} / {m.get('distinct_2', 0):.2f}" for m in (model, markov)]
+            real = f"{markov['real_distinct_1']:.2f} / {markov['real_distinct_2']:.2f}"
+        else:
+            cells = [form.format(m[key]) if key in m else "–" for m in (model, markov)]
+            real = form.format(markov[real_key]) if real_key else "–"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {real} |")
+    return lines
+
+
 def write_markdown(result: dict, path: Path) -> None:
     peak = result["peak"]
     lines = [
@@ -281,9 +307,8 @@ def write_markdown(result: dict, path: Path) -> None:
                   f"the {BASE_SET} run), {s['budget_s'] / 60:g} min on {MAIN_SET}: bpc {s['bpc_model']:.3f} "
                   f"(5-gram {s['bpc_char_5gram']:.3f}, {s['bpc_vs_5gram']:+.1%})."]
     main = result["sets"].get(MAIN_SET)
-    if main:
-        gen = main["evaluation"].get("generation", {})
-        lines += ["", f"Generation on {MAIN_SET} (model vs Markov chain): ```{json.dumps(gen, indent=None)[:1500]}```"]
+    if main and main["evaluation"].get("generation"):
+        lines += generation_table(main["evaluation"]["generation"])
     lines += ["", f"Precision: {result['precision_note']}", "", f"Total benchmark time {result['total_minutes']:.0f} min."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -299,6 +324,8 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="auto")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other sets' figures of the previous run's JSON (rerun only --sets)")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="run `evaluate` again on the models a previous run trained (--sets), into its JSON")
     parser.add_argument("--speed-only", action="store_true",
                         help="re-measure only the speed figures of the models a previous run trained, into its JSON")
     args = parser.parse_args(argv)
@@ -308,6 +335,8 @@ def main(argv=None) -> int:
         return 0
     if args.speed_only:
         return speed_only(args.sets)
+    if args.reevaluate:
+        return reevaluate(args.sets, args.samples, args.other_samples)
     if args.quick:
         args.main_minutes, args.other_minutes, args.samples, args.other_samples = 0.3, 0.2, 20, 10
     started = time.time()
@@ -353,7 +382,7 @@ def main(argv=None) -> int:
             base_dir = save_base_gpt2(Path(run["model_dir"]), OUT / "base-gpt2")
         if not args.quick:
             finish(result, started, partial=True)
-    if base_dir is not None and MAIN_SET in args.sets:
+    if base_dir is not None:
         from transformers import AutoModelForCausalLM
 
         base_params = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(base_dir).parameters())
@@ -386,6 +415,26 @@ def speed_only(sets: list[str]) -> int:
                                                         5, bf16=name == MAIN_SET)
         result["sets"][name]["throughput"]["remeasured"] = True
         logger.info("%s: %s", name, result["sets"][name]["throughput"])
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    write_markdown(result, RESULTS / "train_quality.md")
+    print((RESULTS / "train_quality.md").read_text())
+    return 0
+
+
+def reevaluate(sets: list[str], samples: int, other_samples: int) -> int:
+    """`evaluate` again (after a change to evaluation, or with more samples) on the models of
+    the last run, written into the same result files; the training figures stay."""
+    path = RESULTS / "train_quality.json"
+    result = json.loads(path.read_text(encoding="utf-8"))
+    for name in sets:
+        if name not in result["sets"]:
+            continue
+        run = result["sets"][name]
+        run["evaluation"] = evaluate_model(OUT / "models" / name, OUT / "data" / name,
+                                           samples if name == MAIN_SET else other_samples)
+        run["summary"] = summarize(run)
+        run["reevaluated"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        logger.info("%s: %s", name, run["summary"])
     path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     write_markdown(result, RESULTS / "train_quality.md")
     print((RESULTS / "train_quality.md").read_text())

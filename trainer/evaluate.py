@@ -38,9 +38,12 @@ from trainer.tokenizer import read_emotes
 logger = logging.getLogger(__name__)
 
 CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
+# The model's own distribution (temperature 1), with the 5 % tail of unlikely tokens cut.
+# Temperature 0.9 sharpened it towards the commonest replies, single emotes: on sodapoppin,
+# 44.5 % one-word messages (real: 39 %) and realism AUC 0.576, against 40.7 % and 0.532 at 1.0.
 # top_k=0 explicitly: left unset, `generate` silently keeps only the 50 likeliest tokens,
 # which shortened messages by a third on sodapoppin (3.0 vs 4.0 tokens).
-SAMPLING = {"temperature": 0.9, "top_p": 0.95, "top_k": 0}
+SAMPLING = {"temperature": 1.0, "top_p": 0.95, "top_k": 0}
 MAX_NEW_TOKENS = 40
 PRINTED_SAMPLES = 12
 LOGITS_BUDGET = 64 * 1024 * 1024  # floats of logits per forward batch (256 MB)
@@ -207,7 +210,7 @@ def model_generate(
     max_new_tokens: int = MAX_NEW_TOKENS,
     progress: bool = False,
 ) -> list[str]:
-    """One raw sample of the model per context (no filter): top-p 0.95, temperature 0.9, no top-k.
+    """One raw sample of the model per context (no filter), with `SAMPLING`.
 
     Batched across contexts with left padding (masked): faster here than sampling each
     context on its own with the lean sampler of trainer/sampling.py (23 s vs 47 s for 100)."""
