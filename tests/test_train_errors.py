@@ -93,4 +93,5 @@ def test_fine_tune_a_local_base_gpt2(corpus, tmp_path):
         assert len(tokenizer(emote, add_special_tokens=False)["input_ids"]) == 1
     card = load_card(out)
     assert card["training"]["base_model"] == str(base_dir) and card["block_size"] == 64
+    assert card["training"]["optimizer"].startswith("AdamW")  # a pretrained GPT-2 is tuned with AdamW alone
     assert json.loads((out / "config.json").read_text())["vocab_size"] == len(tokenizer)

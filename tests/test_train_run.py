@@ -26,6 +26,7 @@ def trained(corpus, tmp_path_factory):
 
 
 def test_tiny_model_trains_and_its_loss_falls(trained):
+    assert "Muon" in load_card(trained)["training"]["optimizer"]
     entries = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
     losses = [e["loss"] for e in entries if "loss" in e]
     evals = [e["eval_loss"] for e in entries if "eval_loss" in e]
@@ -72,8 +73,9 @@ def test_emotes_are_single_tokens_in_the_checkpoint(trained):
         assert len(tokenizer(emote + " " + emote, add_special_tokens=False)["input_ids"]) == 2
 
 
-def test_max_time_bounds_the_run(corpus, tmp_path):
+def test_max_time_bounds_the_run(corpus, tmp_path, capsys):
     out = train(corpus, tmp_path / "timed", preset="tiny", max_time=2.0, progress=False)
+    assert "'loss'" not in capsys.readouterr().out  # without progress, no log dicts on stdout (metrics.jsonl has them)
     card = load_card(out)
     assert card["training"]["stopped_by"] == "max_time"
     assert 2.0 <= card["training"]["train_seconds"] < 15

@@ -526,6 +526,10 @@ def train(
         warmup_steps=chosen.warmup_steps,
         muon_lr=chosen.muon_lr,
     )
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; metrics.jsonl has them
     train_start = time.monotonic()
     try:
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
