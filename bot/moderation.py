@@ -143,7 +143,7 @@ class LearningLoop:
         self.stores: dict[str, ChannelSettingsStore] = {}
         self.launchers: dict[str, RetrainLauncher] = {}
         self.counter = LineCounter()
-        self.default_temperature = 0.9
+        self.default_temperature = 1.0
         self.announce = None  # announce(channel, text): post an unprompted line (retrain finished)
 
     @classmethod

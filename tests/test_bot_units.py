@@ -444,7 +444,7 @@ def test_per_channel_sampling_overrides_do_not_leak():
         worker.close()
         return generator.temperatures
 
-    assert asyncio.run(scenario()) == [("hot", 1.5), ("plain", 0.9), ("hot", 1.5), ("plain", 0.9)]
+    assert asyncio.run(scenario()) == [("hot", 1.5), ("plain", 1.0), ("hot", 1.5), ("plain", 1.0)]  # 1.0: the default
 
 
 def test_twitchio_log_lines_never_carry_secrets(caplog):
