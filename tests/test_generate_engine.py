@@ -123,6 +123,28 @@ def _eos_loving_model(tokenizer):
     return model
 
 
+@pytest.mark.parametrize("spread", [1.0, 6.0])  # a flat and a peaked distribution
+def test_top_p_alone_draws_from_the_exact_nucleus(spread):
+    from trainer.sampling import _pick
+
+    torch.manual_seed(0)
+    vocab = 2000
+    scores = torch.randn(4, vocab) * spread
+    probs = scores.softmax(-1)
+    ordered, order = probs.sort(dim=-1, descending=True)
+    keep = (ordered.cumsum(-1) - ordered) < 0.9  # the nucleus, by a full sort
+    assert (int(keep[0].sum()) > 200) == (spread == 1.0)
+    generator = torch.Generator().manual_seed(1)
+    draws = torch.stack([_pick(scores, 0, 0.9, generator) for _ in range(3000)])  # (3000, 4)
+    for row in range(4):
+        nucleus = set(order[row][keep[row]].tolist())
+        assert set(draws[:, row].tolist()) <= nucleus
+    # the likeliest token is drawn about as often as its share of the nucleus
+    best_share = float(ordered[0, 0] / ordered[0][keep[0]].sum())
+    drawn_share = float((draws[:, 0] == order[0, 0]).float().mean())
+    assert abs(drawn_share - best_share) < 0.05
+
+
 def test_sampler_never_ends_with_nothing_added(tokenizer):
     model = _eos_loving_model(tokenizer)
     eos = tokenizer.eos_token_id

@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -114,13 +115,25 @@ class LeanGPT2:
 def _pick(scores: torch.Tensor, top_k: int, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
     """One token per row from `scores` (temperature already applied), within top-k and top-p.
 
-    Works on the k best tokens only (sorted by `topk`), so no full-vocabulary sort is needed,
-    and draws with the exponential-race trick (argmax of p / Exp(1) samples from p), which
-    is several times cheaper than `torch.multinomial` for a handful of rows.
+    Works on the k best tokens only (sorted by `topk`), so no full-vocabulary sort is needed
+    when top-k is set, and draws with the exponential-race trick (argmax of p / Exp(1) samples
+    from p), which is several times cheaper than `torch.multinomial` for a handful of rows.
     """
-    k = top_k if 0 < top_k < scores.shape[-1] else scores.shape[-1]
-    values, indices = torch.topk(scores, k, dim=-1)  # sorted, best first
-    probs = values.softmax(dim=-1)
+    vocab = scores.shape[-1]
+    k = top_k if 0 < top_k < vocab else vocab
+    if k == vocab and scores.device.type == "cpu" and scores.dtype == torch.float32:
+        # The whole vocabulary sorted (top-p alone: a trained chat model's 0.95 nucleus is ~270
+        # tokens at the median). numpy's argsort takes 0.22 ms for 8 x 2.9k scores on one thread,
+        # torch.sort / topk 1.2 ms: a quarter of a small model's step.
+        order = torch.from_numpy(np.argsort(-scores.numpy(), axis=-1))
+        values, indices = scores.gather(1, order), order
+    else:
+        values, indices = torch.topk(scores, k, dim=-1)  # sorted, best first
+    return _race(values.softmax(dim=-1), indices, top_p, generator)
+
+
+def _race(probs: torch.Tensor, indices: torch.Tensor, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Draw one of `indices` per row from `probs` (sorted, best first) within top-p."""
     if 0.0 < top_p < 1.0:
         # Drop a token once the better ones before it already hold top_p (the best always stays).
         before = probs.cumsum(dim=-1) - probs
