@@ -25,6 +25,8 @@ DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"
 MODEL = ROOT / "out" / "train_quality" / "models" / "sodapoppin-tcd"
 RESULTS = ROOT / "results" / "sampling_realism.jsonl"
 SETTINGS = [
+    {"temperature": 1.0, "top_p": 1.0, "top_k": 0},
+    {"temperature": 1.0, "top_p": 0.98, "top_k": 0},
     {"temperature": 1.0, "top_p": 0.95, "top_k": 0},
     {"temperature": 1.0, "top_p": 0.9, "top_k": 0},
     {"temperature": 1.0, "top_p": 0.8, "top_k": 0},
