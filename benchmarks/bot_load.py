@@ -242,7 +242,7 @@ The real `python -m bot run` process against the fake Twitch on loopback; the mo
 `{_shown(result['model'])}` ({result['model_parameters']:,} parameters: the tiny preset trained on the
 bundled sample unless `--model` named another). Bot defaults except
 STREAMCHAT_COOLDOWN=2. {m['cpus']} CPUs, load average {m['loadavg_start'][0]} at the start and
-{m['loadavg_end'][0]} at the end: other jobs shared the machine's cores during the run.
+{m['loadavg_end'][0]} at the end{": other jobs shared the machine's cores during the run" if max(m['loadavg_start'][0], m['loadavg_end'][0]) > m['cpus'] else ""}.
 
 | | value |
 |---|---|
