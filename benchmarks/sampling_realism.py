@@ -50,9 +50,7 @@ def main() -> None:
         chain = MarkovChain(seed=seed).fit(corpus.train_texts)
         runs = [("markov", generation_metrics([chain.generate(c) for c in contexts], **common))]
         for setting in SETTINGS:
-            evaluation.SAMPLING.clear()
-            evaluation.SAMPLING.update(setting)
-            outputs = evaluation.model_generate(loaded, contexts, seed=seed)
+            outputs = evaluation.model_generate(loaded, contexts, seed=seed, sampling=setting)
             runs.append((json.dumps(setting), generation_metrics(outputs, **common)))
         for name, metrics in runs:
             aucs.setdefault(name, []).append(metrics["realism_auc"])

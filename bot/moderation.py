@@ -44,6 +44,7 @@ from bot.retraining import RetrainLauncher, describe_status
 from bot.settings_store import TUNABLES, ChannelSettingsStore, SettingError
 from trainer import privacy
 from trainer.errors import StreamchatError
+from trainer.generate import SamplingSettings
 from trainer.home import version_figures
 
 logger = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class LearningLoop:
         self.stores: dict[str, ChannelSettingsStore] = {}
         self.launchers: dict[str, RetrainLauncher] = {}
         self.counter = LineCounter()
-        self.default_temperature = 1.0
+        self.default_temperature = SamplingSettings.temperature  # until a generator is attached
         self.announce = None  # announce(channel, text): post an unprompted line (retrain finished)
 
     @classmethod

@@ -209,8 +209,9 @@ def model_generate(
     batch_size: int = 50,
     max_new_tokens: int = MAX_NEW_TOKENS,
     progress: bool = False,
+    sampling: dict | None = None,
 ) -> list[str]:
-    """One raw sample of the model per context (no filter), with `SAMPLING`.
+    """One raw sample of the model per context (no filter), with `sampling` (default `SAMPLING`).
 
     Batched across contexts with left padding (masked): faster here than sampling each
     context on its own with the lean sampler of trainer/sampling.py (23 s vs 47 s for 100)."""
@@ -243,7 +244,7 @@ def model_generate(
                 max_new_tokens=max_new_tokens,
                 eos_token_id=eos,
                 pad_token_id=eos,
-                **SAMPLING,
+                **(SAMPLING if sampling is None else sampling),
             )
             for row in generated[:, width:].tolist():
                 new = row[: row.index(eos)] if eos in row else row

@@ -48,7 +48,7 @@ class SamplingSettings:
 
     # Temperature 1 and top-p 0.95 without top-k read most like real chat: on sodapoppin the raw
     # model's messages scored realism AUC 0.573 that way, against 0.683 at 0.9 / 0.95 / top-k 50,
-    # which also doubled the single-emote replies (benchmarks/results/train_quality.md).
+    # which also made more single-emote replies (benchmarks/results/sampling_realism.md).
     temperature: float = 1.0  # < 1 safer and blander, > 1 wilder; 0 = always the likeliest token
     top_p: float = 0.95  # sample only from the smallest set of tokens holding this probability
     top_k: int = 0  # ... and only from the k likeliest tokens (0 = no limit)

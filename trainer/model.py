@@ -3,8 +3,9 @@
 Chat models are small by necessity (a channel's week of chat is a few million tokens, and
 the default trainer is a 2-core CPU). What wins in a fixed time budget on a CPU is
 throughput: a narrow model that sees many tokens beats a wide one that sees few (equal-time
-runs in benchmarks/results/train_presets.md and train_optimizer.md). The context still spans the last ~80
-messages, because chat repeats itself within minutes and the model can copy from them.
+runs in benchmarks/results/train_presets.md and train_optimizer.md). The context still spans
+the last ~80 messages, because chat repeats itself within minutes and the model can copy
+from them.
 """
 
 from __future__ import annotations

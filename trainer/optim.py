@@ -4,11 +4,11 @@ Muon (Keller Jordan, 2024; https://kellerjordan.github.io/posts/muon/) replaces 
 weight's momentum update by its nearest semi-orthogonal matrix (a few Newton-Schulz
 iterations), so every direction of the matrix learns at the same rate. It is what the
 nanoGPT speed-runs train with; here, in equal-step runs on chat, it reached AdamW's
-validation loss in about half the steps (benchmarks/results/train_presets.md).
+validation loss in about half the steps (benchmarks/results/train_optimizer.md).
 
 Written here rather than taken from `torch.optim.Muon` because that one runs its
-Newton-Schulz iterations in bfloat16, which is 5x slower than float32 on CPUs without
-native bf16 (this project's reference machine); and the embeddings, norms and biases need
+Newton-Schulz iterations in bfloat16, which CPUs without native bf16 emulate (this
+project's reference machine: 36 % slower per training step); and the embeddings, norms and biases need
 AdamW anyway, which a single optimizer object keeps simple for `Trainer`, its learning-rate
 schedule, gradient clipping and checkpoint/resume (plain `state_dict`).
 """

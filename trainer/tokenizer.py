@@ -49,7 +49,7 @@ def vocab_size_for(n_chars: int) -> int:
     Grows with the square root of the corpus: ~2k merges for the 5M characters of a
     week of a big channel's chat, a few hundred for a tiny sample. Rounded to 64.
     Small on purpose: on a CPU the output layer over the vocabulary is a large share of
-    each step, and 2k beat 4.4k and 1k in equal-time runs (benchmarks/results/train_quality.md).
+    each step, and 2k beat 3.7k and 1k in equal-time runs (benchmarks/results/train_presets.md).
     """
     size = 0.88 * math.sqrt(max(n_chars, 1))
     return int(min(MAX_VOCAB, max(MIN_VOCAB, round(size / 64) * 64)))

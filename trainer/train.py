@@ -6,9 +6,10 @@ The steps, in order:
    base GPT-2 (`--base-model`, emotes added) or the checkpoint being continued (`init_from`);
 3. both splits in chat format, packed into fixed-length blocks (trainer/packing.py);
 4. a GPT-2 from a preset (trainer/model.py), trained with transformers' `Trainer`: Muon for
-   the blocks' matrices and AdamW for the rest (trainer/optim.py), warm-up then cosine decay, gradient clipping, evaluation on validation blocks every N
-   steps with the best model kept, a wall-clock budget (`--max-time`) that the learning-rate
-   schedule follows, bf16 autocast when it is measurably faster, `--resume`;
+   the blocks' matrices and AdamW for the rest (trainer/optim.py), warm-up then cosine decay,
+   gradient clipping, evaluation on validation blocks every N steps with the best model kept,
+   a wall-clock budget (`--max-time`) that the learning-rate schedule follows, bf16 autocast
+   when it is measurably faster, `--resume`;
 5. the best model saved atomically with its card (trainer/checkpoint.py), `metrics.jsonl`
    and `loss.png`.
 
