@@ -174,6 +174,26 @@ def test_cli_end_to_end_with_json(checkpoint, corpus, tmp_path, capsys):
     assert figures["bits_per_char"]["model"] > 0
 
 
+def test_draws_average_the_generation_metrics(checkpoint, corpus, capsys):
+    """--draws K: each draw is what a single-draw evaluation with that seed gives; the
+    figures are their mean, and each draw's realism AUC is kept and printed."""
+    from trainer.cli import main
+
+    single = [evaluate(checkpoint, corpus, samples=16, progress=False, seed=seed)["generation"] for seed in (3, 4)]
+    both = evaluate(checkpoint, corpus, samples=16, progress=False, seed=3, draws=2)["generation"]
+    assert both["draws"] == 2 and both["samples"] == 16
+    for name in ("model", "markov"):
+        each = [g[name]["realism_auc"] for g in single]
+        assert both[name]["realism_auc_draws"] == pytest.approx(each)
+        assert both[name]["realism_auc"] == pytest.approx(sum(each) / 2)
+        assert both[name]["mean_words"] == pytest.approx((single[0][name]["mean_words"] + single[1][name]["mean_words"]) / 2)
+    assert main(["evaluate", str(checkpoint), "--data", str(corpus), "--samples", "16", "--draws", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean of 2 draws" in printed and "realism AUC of each draw, markov: " in printed
+    assert main(["evaluate", str(checkpoint), "--data", str(corpus), "--draws", "0"]) == 2
+    assert "error: --draws must be 1 or more" in capsys.readouterr().err
+
+
 def test_cli_bad_model_dir_is_an_error_message(corpus, tmp_path):
     import subprocess
     import sys
