@@ -1,0 +1,200 @@
+"""Which model shape and vocabulary make the best model in the 2-core CPU's 15 minutes, measured on a GPU.
+
+A 15-minute CPU run per configuration would take hours; on a GPU each one takes a minute or two.
+Each configuration trains with `trainer.train` (the real Trainer, Muon, schedule, evaluations) for
+the number of optimizer steps the CPU would run in the same 15 minutes, in fp32 like the CPU, then
+is evaluated as `trainer evaluate` does: exact bits per char on the validation streams and
+realism AUC of 1,000 free messages, over five draws (one draw varies by +-0.03).
+
+    .venv/bin/python benchmarks/budget_sweep.py measure   # on the CPU: each config's step time
+    python3 benchmarks/budget_sweep.py run [OUT]          # on a GPU: train + evaluate all configs
+
+`measure` times a bare training step (forward, backward, optimizer; two threads, the preset's
+batch) of every configuration and writes benchmarks/results/budget_sweep_cpu.json; `run` gives
+each configuration CPU_STEPS x (small's step time / its step time) steps, where CPU_STEPS is
+what the `small` preset ran in train_quality's 900 s run. Results: budget_sweep.jsonl (in OUT,
+default benchmarks/out/budget_sweep) and the table printed at the end.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))
+DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"
+CPU_FILE = ROOT / "results" / "budget_sweep_cpu.json"
+CPU_STEPS = 6166  # steps of the small preset in 900 s on the CPU (results/train_quality.md)
+EMOTE_AND_SPECIAL_TOKENS = 814  # the sodapoppin tokenizer: 2,048 BPE -> 2,862 (for `measure` only)
+DEFAULT_BPE = 2048
+SEEDS = (0, 1, 2, 3, 4)
+SAMPLES = 1000
+
+# name -> preset overrides and `vocab_size` (BPE merges before emotes); `budget` (x 15 minutes)
+# gives a run more or less time than the CPU's 15 minutes.
+CONFIGS = {
+    "small": {},
+    "bpe-3.5k": {"vocab_size": 3584},
+    "bpe-5.5k": {"vocab_size": 5632},
+    "4x160": {"n_embd": 160, "n_head": 5},
+    "4x192": {"n_embd": 192, "n_head": 6},
+    "3x192": {"n_layer": 3, "n_embd": 192, "n_head": 6},
+}
+
+
+def split(config: dict) -> tuple[dict, int | None, float]:
+    overrides = {k: v for k, v in config.items() if k not in ("vocab_size", "budget")}
+    return overrides, config.get("vocab_size"), config.get("budget", 1.0)
+
+
+# ---------------------------------------------------------------- measure (CPU)
+def measure() -> None:
+    import torch
+
+    from trainer.model import PRESETS, build_model
+    from trainer.optim import MuonAdamW, gpt2_param_groups
+
+    torch.set_num_threads(2)
+    times = {}
+    for name, config in CONFIGS.items():
+        overrides, vocab_size, _ = split(config)
+        if "budget" in config:
+            continue
+        preset = replace(PRESETS["small"], **overrides)
+        vocab = (vocab_size or DEFAULT_BPE) + EMOTE_AND_SPECIAL_TOKENS
+        torch.manual_seed(0)
+        model = build_model(preset, vocab, 0)
+        optimizer = MuonAdamW(gpt2_param_groups(model, lr=preset.learning_rate, muon_lr=preset.muon_lr,
+                                                weight_decay=0.1))
+        x = torch.randint(0, vocab, (preset.batch_size, preset.block_size))
+
+        def step():
+            model(input_ids=x, labels=x).loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            model.zero_grad(set_to_none=True)
+
+        for _ in range(3):
+            step()
+        best = float("inf")
+        for _ in range(3):  # the best of three timings of 8 steps: the least disturbed
+            start = time.perf_counter()
+            for _ in range(8):
+                step()
+            best = min(best, (time.perf_counter() - start) / 8)
+        times[name] = round(best * 1000, 2)
+        print(f"{name}: {times[name]} ms/step, {sum(p.numel() for p in model.parameters()):,} parameters", flush=True)
+    CPU_FILE.write_text(json.dumps({"ms_per_step": times, "threads": 2,
+                                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, indent=1))
+
+
+# ---------------------------------------------------------------- one configuration (GPU)
+def one(name: str, budget: str, out: Path) -> None:
+    """Train configuration `name` for `budget` ("6166": steps; "900s": seconds) and evaluate it;
+    budget "eval": evaluate the checkpoint already in OUT/models/NAME."""
+    import numpy as np
+
+    import trainer.evaluate as evaluation
+    from trainer.fingerprints import FingerprintSet
+    from trainer.genmetrics import generation_metrics
+    from trainer.train import train
+
+    overrides, vocab_size, _ = split(CONFIGS.get(name, {}))
+    model_dir = out / "models" / name
+    start = time.time()
+    if budget != "eval":
+        seconds = budget.endswith("s")
+        train(DATA, model_dir, preset="small", precision="fp32", progress=False,
+              max_steps=None if seconds else int(budget), max_time=float(budget[:-1]) if seconds else None,
+              overrides=overrides or None, vocab_size=vocab_size)
+    train_s = time.time() - start
+    corpus = evaluation.read_corpus(DATA)
+    loaded = evaluation.load_model(model_dir)
+    training = FingerprintSet.from_texts(corpus.train_texts)
+    novel = np.array([t not in training for t in corpus.valid_texts])
+    bits = evaluation.model_message_bits(loaded, corpus.valid_streams)
+    result = {"name": name, "config": CONFIGS.get(name, {}), "budget": budget, "train_s": round(train_s),
+              "parameters": sum(p.numel() for p in loaded.model.parameters()),
+              "vocab": len(loaded.tokenizer), "card_training": {
+                  k: loaded.card["training"].get(k) for k in ("steps", "tokens_seen", "tokens_per_second",
+                                                               "precision", "device", "epochs")},
+              **evaluation._bpc_summary(bits, corpus.valid_streams, novel), "draws": []}
+    for seed in SEEDS:
+        places = evaluation.sample_contexts(corpus.valid_streams, SAMPLES, seed=seed)
+        outputs = evaluation.model_generate(loaded, [c for c, _ in places], seed=seed, batch_size=250)
+        metrics = generation_metrics(outputs, real=[m for _, m in places], real_all=corpus.valid_texts,
+                                     training=training, emotes=corpus.emotes)
+        result["draws"].append({k: round(metrics[k], 4) for k in (
+            "realism_auc", "one_word_rate", "mean_words", "copy_rate_3plus", "copy_rate_all", "empty_rate")})
+        result.setdefault("examples", outputs[:12])
+    result["realism_auc_mean"] = round(float(np.mean([d["realism_auc"] for d in result["draws"]])), 4)
+    with open(out / "budget_sweep.jsonl", "a") as handle:
+        handle.write(json.dumps(result) + "\n")
+    print(json.dumps({k: result[k] for k in ("name", "budget", "train_s", "bits_per_char", "realism_auc_mean")}),
+          flush=True)
+
+
+def markov(out: Path) -> None:
+    import numpy as np
+
+    import trainer.evaluate as evaluation
+    from trainer.baselines import MarkovChain
+    from trainer.genmetrics import realism_auc
+
+    corpus = evaluation.read_corpus(DATA)
+    aucs = []
+    for seed in SEEDS:
+        places = evaluation.sample_contexts(corpus.valid_streams, SAMPLES, seed=seed)
+        chain = MarkovChain(seed=seed).fit(corpus.train_texts)
+        aucs.append(round(realism_auc([chain.generate(c) for c, _ in places], [m for _, m in places]), 4))
+    row = {"name": "markov", "draws": [{"realism_auc": a} for a in aucs], "realism_auc_mean": round(float(np.mean(aucs)), 4)}
+    with open(out / "budget_sweep.jsonl", "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+# ---------------------------------------------------------------- all of them (GPU)
+def run(out: Path, parallel: int = 8, deadline_s: float = 310) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    cpu = json.loads(CPU_FILE.read_text())["ms_per_step"]
+    jobs = []
+    for name, config in CONFIGS.items():
+        _, _, budget = split(config)
+        base = name if name in cpu else "small"
+        jobs.append((name, round(CPU_STEPS * budget * cpu["small"] / cpu[base])))
+    if (out / "models" / "gpu-auto" / "config.json").exists():
+        jobs.append(("gpu-auto", "eval"))  # what `trainer train --preset auto` made on this GPU
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
+
+    def launch(job):
+        name, steps = job
+        command = [sys.executable, __file__, "one", name, str(steps), str(out)]
+        with open(out / f"{name}.log", "w") as log:
+            try:
+                subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=deadline_s, check=False)
+            except subprocess.TimeoutExpired:
+                print(f"{name}: stopped at the {deadline_s:.0f} s deadline", flush=True)
+        print(f"{name} done", flush=True)
+
+    with ThreadPoolExecutor(parallel + 1) as pool:
+        pool.submit(markov, out)
+        list(pool.map(launch, jobs))
+    rows = [json.loads(line) for line in (out / "budget_sweep.jsonl").read_text().splitlines()]
+    for row in rows:
+        print(f"{row['name']:12} budget {row.get('budget', '-'):>6}  bits/char {row.get('bits_per_char', float('nan')):.4f}  "
+              f"realism {row['realism_auc_mean']:.4f}  " + " ".join(f"{d['realism_auc']:.3f}" for d in row["draws"]))
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "measure":
+        measure()
+    elif command == "one":
+        one(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+    else:
+        run(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "out" / "budget_sweep")
