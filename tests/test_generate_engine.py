@@ -216,6 +216,29 @@ def test_generator_batch_gives_k_candidates(random_checkpoint):
         assert c.rejected is None or isinstance(c.rejected, str)
 
 
+def test_pick_among_safe_candidates(random_checkpoint):
+    """Uniform by default (the model's own distribution), finished candidates first; a finite
+    choice temperature favours the likelier, 0 takes the best."""
+    from collections import Counter
+
+    from trainer.generate import Candidate
+
+    pool = [Candidate("likely", -0.5, True, None), Candidate("unlikely", -4.0, True, None),
+            Candidate("cut off", -0.1, False, None)]
+    gen = Generator.load(random_checkpoint, seed=8)
+    picks = Counter(gen._choose(pool).text for _ in range(2000))
+    assert set(picks) == {"likely", "unlikely"}  # never the one cut at max_new_tokens
+    assert abs(picks["likely"] - 1000) < 120  # 50/50, with 4.5 standard deviations of room
+    gen.settings.choice_temperature = 1.0
+    picks = Counter(gen._choose(pool).text for _ in range(2000))
+    assert picks["unlikely"] < 100  # weight e^-3.5 ~ 3 %
+    gen.settings.choice_temperature = 0
+    assert {gen._choose(pool).text for _ in range(20)} == {"likely"}
+    assert gen._choose(pool[2:]).text == "cut off"  # no finished candidate: take what there is
+    with pytest.raises(StreamchatError, match="choice_temperature"):
+        SamplingSettings(choice_temperature=float("nan")).validate()
+
+
 @pytest.mark.parametrize("prompt", BAD_PROMPTS, ids=range(len(BAD_PROMPTS)))
 def test_bad_prompts_never_raise_and_outputs_pass_the_filters(random_checkpoint, prompt):
     gen = Generator.load(random_checkpoint, seed=2)

@@ -12,9 +12,10 @@ How one message is made:
 2. `candidates` continuations are sampled in one batch (trainer/sampling.py), each stopped at
    the message boundary and never ending right after the prompt;
 3. every candidate goes through the filter chain (trainer/safety.py); one survivor is drawn,
-   weighted by its model score (mean log-probability per token, sharpened or flattened by
-   `choice_temperature`), preferring candidates that ended on their own over ones cut at
-   `max_new_tokens`;
+   preferring candidates that ended on their own over ones cut at `max_new_tokens`. By default
+   every survivor is equally likely, so what is posted follows the model's own distribution
+   (less what the filters refuse); a finite `choice_temperature` favours candidates with a
+   higher model score (mean log-probability per token), 0 takes the best;
 4. when none survive, sample again, up to `attempts` rounds; then `None`.
 
 `python -m trainer generate MODEL_DIR` is the command-line face of the same engine.
@@ -56,7 +57,10 @@ class SamplingSettings:
     max_new_tokens: int = 32  # the longest continuation, in tokens
     candidates: int = 8  # sampled in one batch per round
     attempts: int = 3  # rounds of sampling before giving up (None)
-    choice_temperature: float = 1.0  # randomness in picking among safe candidates (0 = best score)
+    # How to pick among safe candidates: inf = uniformly (the model's own distribution), finite =
+    # weighted by score (blander: 0.64 realism AUC at 1.0 against 0.59 uniform on sodapoppin,
+    # benchmarks/results/sampling_realism.md), 0 = the best score.
+    choice_temperature: float = math.inf
     max_words: int = 60  # word limit of a posted message
     max_emote_run: int = 5  # the longest run of one repeated emote/word kept
     seed: int | None = None  # for reproducible output (read when the generator is created)
@@ -77,8 +81,8 @@ class SamplingSettings:
             problems.append("candidates must be between 1 and 256")
         if self.attempts < 1:
             problems.append("attempts must be at least 1")
-        if self.choice_temperature < 0:
-            problems.append("choice_temperature must be 0 or more")
+        if not self.choice_temperature >= 0:  # catches NaN too
+            problems.append("choice_temperature must be 0 or more (inf: pick uniformly)")
         if self.max_words < 1:
             problems.append("max_words must be at least 1")
         if self.max_emote_run < 1:
@@ -316,9 +320,12 @@ class Generator:
         return candidates
 
     def _choose(self, survivors: list[Candidate]) -> Candidate:
-        """A random survivor weighted by model score; ones that ended on their own first."""
+        """A random survivor (weighted by model score when `choice_temperature` is finite); ones
+        that ended on their own first."""
         finished = [c for c in survivors if c.finished]
         pool = finished or survivors
+        if math.isinf(self.settings.choice_temperature):
+            return self._rng.choice(pool)
         if self.settings.choice_temperature <= 0:
             return max(pool, key=lambda c: c.score)
         best = max(c.score for c in pool)
