@@ -8,12 +8,13 @@ realism AUC of 1,000 free messages, over five draws (one draw varies by +-0.03).
 
     .venv/bin/python benchmarks/budget_sweep.py measure   # on the CPU: each config's step time
     python3 benchmarks/budget_sweep.py run [OUT]          # on a GPU: train + evaluate all configs
+    .venv/bin/python benchmarks/budget_sweep.py one 4x160 900s OUT   # one config, 15 real CPU minutes
 
 `measure` times a bare training step (forward, backward, optimizer; two threads, the preset's
 batch) of every configuration and writes benchmarks/results/budget_sweep_cpu.json; `run` gives
-each configuration CPU_STEPS x (small's step time / its step time) steps, where CPU_STEPS is
-what the `small` preset ran in train_quality's 900 s run. Results: budget_sweep.jsonl (in OUT,
-default benchmarks/out/budget_sweep) and the table printed at the end.
+each configuration CPU_STEPS x (REFERENCE's step time / its step time) steps, where CPU_STEPS is
+what REFERENCE (4 x 128, the `small` preset until 2026-11-28) ran in train_quality's 900 s run.
+Results: budget_sweep.jsonl (in OUT, default benchmarks/out/budget_sweep) and a table at the end.
 """
 
 import json
@@ -29,21 +30,24 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"
 CPU_FILE = ROOT / "results" / "budget_sweep_cpu.json"
-CPU_STEPS = 6166  # steps of the small preset in 900 s on the CPU (results/train_quality.md)
+CPU_STEPS = 6166  # steps of REFERENCE in 900 s on the CPU (the train_quality run of 2026-11-28 12:35)
+REFERENCE = "4x128"
 EMOTE_AND_SPECIAL_TOKENS = 814  # the sodapoppin tokenizer: 2,048 BPE -> 2,862 (for `measure` only)
 DEFAULT_BPE = 2048
 SEEDS = (0, 1, 2, 3, 4)
 SAMPLES = 1000
 
-# name -> preset overrides and `vocab_size` (BPE merges before emotes); `budget` (x 15 minutes)
-# gives a run more or less time than the CPU's 15 minutes.
+# name -> preset overrides (on `small`) and `vocab_size` (BPE merges before emotes); `budget`
+# (x 15 minutes) gives a run more or less time than the CPU's 15 minutes. Shapes are spelled out
+# so a name means the same model whatever the preset becomes.
 CONFIGS = {
-    "small": {},
-    "bpe-3.5k": {"vocab_size": 3584},
-    "bpe-5.5k": {"vocab_size": 5632},
-    "4x160": {"n_embd": 160, "n_head": 5},
-    "4x192": {"n_embd": 192, "n_head": 6},
+    "4x128": {"n_layer": 4, "n_embd": 128, "n_head": 4},
+    "4x128-bpe3.5k": {"n_layer": 4, "n_embd": 128, "n_head": 4, "vocab_size": 3584},
+    "4x128-bpe5.5k": {"n_layer": 4, "n_embd": 128, "n_head": 4, "vocab_size": 5632},
+    "4x160": {"n_layer": 4, "n_embd": 160, "n_head": 5},
+    "4x192": {"n_layer": 4, "n_embd": 192, "n_head": 6},
     "3x192": {"n_layer": 3, "n_embd": 192, "n_head": 6},
+    "4x160-bpe3.5k": {"n_layer": 4, "n_embd": 160, "n_head": 5, "vocab_size": 3584},
 }
 
 
@@ -165,8 +169,7 @@ def run(out: Path, parallel: int = 8, deadline_s: float = 310) -> None:
     jobs = []
     for name, config in CONFIGS.items():
         _, _, budget = split(config)
-        base = name if name in cpu else "small"
-        jobs.append((name, round(CPU_STEPS * budget * cpu["small"] / cpu[base])))
+        jobs.append((name, str(round(CPU_STEPS * budget * cpu[REFERENCE] / cpu[name]))))
     if (out / "models" / "gpu-auto" / "config.json").exists():
         jobs.append(("gpu-auto", "eval"))  # what `trainer train --preset auto` made on this GPU
     env = {**os.environ, "OMP_NUM_THREADS": "2", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
