@@ -295,13 +295,13 @@ def read_corpus(data_dir: str | Path) -> Corpus:
     return Corpus(train, valid, set(read_emotes(data_dir / EMOTES_FILE)))
 
 
-def _mean_metrics(draws: list[dict]) -> dict:
+def _mean_metrics(per_draw: list[dict]) -> dict:
     """Generation metrics averaged over draws of the same size; the realism AUC of each draw kept."""
     mean = {}
-    for key, first in draws[0].items():
-        values = [d[key] for d in draws]
+    for key, first in per_draw[0].items():
+        values = [d[key] for d in per_draw]
         mean[key] = float(np.mean(values)) if all(isinstance(v, (int, float)) for v in values) else first
-    mean["realism_auc_draws"] = [d["realism_auc"] for d in draws]
+    mean["realism_auc_draws"] = [d["realism_auc"] for d in per_draw]
     return mean
 
 
@@ -309,9 +309,8 @@ def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | 
               draws: int = 1) -> dict:
     """The figures for the baselines, and for the model when `loaded` is given; generation
     metrics are the mean of `draws` draws of `samples` messages (seeds seed, seed + 1, ...)."""
-    from trainer.baselines import CharNgram, MarkovChain
-    from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
-    from trainer.genmetrics import generation_metrics
+    from trainer.baselines import CharNgram
+    from trainer.fingerprints import FingerprintSet
 
     valid_streams, valid_texts = corpus.valid_streams, corpus.valid_texts
     training_set = FingerprintSet.from_texts(corpus.train_texts)
@@ -350,37 +349,57 @@ def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | 
     if samples <= 0:
         return result
 
+    generation, examples, seconds = generation_figures(corpus, samples=samples, seed=seed, draws=draws, loaded=loaded,
+                                                       training_set=training_set, progress=progress)
+    if loaded is not None:
+        timing["model_generate_s"] = seconds
+    result["generation"], result["examples"] = generation, examples
+    return result
+
+
+def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: int = 1, loaded: LoadedModel | None = None,
+                       training_set=None, progress: bool = False, batch_size: int = 50) -> tuple[dict, list[dict], float]:
+    """Generation metrics of the model (when `loaded`) and the Markov chain, each the mean of
+    `draws` draws of `samples` free messages (seeds seed, seed + 1, ...); with the printed
+    examples of the first draw and the seconds the model spent generating. `batch_size` is
+    model_generate's (it changes the random stream, not what is measured)."""
+    from trainer.baselines import MarkovChain
+    from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
+    from trainer.genmetrics import generation_metrics
+
+    if training_set is None:
+        training_set = FingerprintSet.from_texts(corpus.train_texts)
     generation = {"samples": samples, "draws": draws, "context_messages": list(CONTEXT_MESSAGES)}
     chain = MarkovChain().fit(corpus.train_texts)
     if loaded is not None:
         fingerprint_file = loaded.model_dir / FINGERPRINT_FILE  # what the model was trained on
         model_training = FingerprintSet.load(fingerprint_file) if fingerprint_file.is_file() else training_set
         generation["sampling"] = {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS, "filtered": False}
-        timing["model_generate_s"] = 0.0
+    seconds = 0.0
+    examples: list[dict] = []
     # One draw of 1,000 messages moves the realism AUC by about +-0.03: average several to compare.
     metrics: dict[str, list[dict]] = {"model": [], "markov": []}
     for draw_seed in range(seed, seed + draws):
-        places = sample_contexts(valid_streams, samples, seed=draw_seed)
+        places = sample_contexts(corpus.valid_streams, samples, seed=draw_seed)
         contexts = [context for context, _ in places]
         real = [message for _, message in places]
-        common = {"real": real, "real_all": valid_texts, "emotes": corpus.emotes}
+        common = {"real": real, "real_all": corpus.valid_texts, "emotes": corpus.emotes}
         outputs = {}
         if loaded is not None:
             start = time.perf_counter()
-            outputs["model"] = model_generate(loaded, contexts, seed=draw_seed, progress=progress)
-            timing["model_generate_s"] += time.perf_counter() - start
+            outputs["model"] = model_generate(loaded, contexts, seed=draw_seed, progress=progress, batch_size=batch_size)
+            seconds += time.perf_counter() - start
             metrics["model"].append(generation_metrics(outputs["model"], training=model_training, **common))
         chain.rng.seed(draw_seed)
         outputs["markov"] = [chain.generate(context) for context in contexts]
         metrics["markov"].append(generation_metrics(outputs["markov"], training=training_set, **common))
         if draw_seed == seed:
-            result["examples"] = [
+            examples = [
                 {"context": contexts[i][-3:], "real": real[i], **{name: out[i] for name, out in outputs.items()}}
                 for i in range(min(PRINTED_SAMPLES, len(places)))
             ]
-    generation.update({name: _mean_metrics(draws) for name, draws in metrics.items() if draws})
-    result["generation"] = generation
-    return result
+    generation.update({name: _mean_metrics(per_draw) for name, per_draw in metrics.items() if per_draw})
+    return generation, examples, seconds
 
 
 def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: bool = True, seed: int = 0,
