@@ -46,8 +46,8 @@ PROMPTS = ["what is", "this game is", "chat is", "i think the boss", "who is win
 
 
 def tiny_model() -> Path:
-    from trainer.prepare import prepare
-    from trainer.train import train
+    from trainer.ingest.prepare import prepare
+    from trainer.model.train import train
 
     model = OUT / "model"
     if not (model / "streamchat.json").is_file():
@@ -58,8 +58,8 @@ def tiny_model() -> Path:
 
 def sample_lines() -> list[str]:
     """Human lines of the bundled sample that the collector keeps (so every one must be collected)."""
-    from trainer.cleaning import DEFAULT_BOTS, clean_message
-    from trainer.logformats import open_log
+    from trainer.ingest.cleaning import DEFAULT_BOTS, clean_message
+    from trainer.ingest.formats import open_log
 
     lines = []
     for path in sorted((REPO / "data" / "sample").glob("*.txt")):
@@ -152,7 +152,7 @@ async def run(args) -> dict:
         exit_code = process.wait(60)
         log.close()
 
-        from trainer.records import read_records
+        from trainer.corpus.records import read_records
 
         records = [r for path in sorted((work / "collected" / "streamer").glob("*.jsonl")) for r in read_records(path)]
         collected_ids = [r.id for r in records]

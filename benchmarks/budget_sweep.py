@@ -1,7 +1,7 @@
 """Which model shape and vocabulary make the best model in the 2-core CPU's 15 minutes, measured on a GPU.
 
 A 15-minute CPU run per configuration would take hours; on a GPU each one takes a minute or two.
-Each configuration trains with `trainer.train` (the real Trainer, Muon, schedule, evaluations) for
+Each configuration trains with `trainer.model.train` (the real Trainer, Muon, schedule, evaluations) for
 the number of optimizer steps the CPU would run in the same 15 minutes, in fp32 like the CPU, then
 is evaluated as `trainer evaluate` does: exact bits per char on the validation streams and
 realism AUC of 1,000 free messages, over five draws (one draw varies by +-0.03).
@@ -59,8 +59,8 @@ def split(config: dict) -> tuple[dict, int | None]:
 def measure() -> None:
     import torch
 
-    from trainer.model import PRESETS, build_model
-    from trainer.optim import MuonAdamW, gpt2_param_groups
+    from trainer.model.presets import PRESETS, build_model
+    from trainer.model.optim import MuonAdamW, gpt2_param_groups
 
     torch.set_num_threads(2)
     times = {}
@@ -100,9 +100,9 @@ def one(name: str, budget: str, out: Path) -> None:
     budget "eval": evaluate the checkpoint already in OUT/models/NAME."""
     import numpy as np
 
-    import trainer.evaluate as evaluation
-    from trainer.fingerprints import FingerprintSet
-    from trainer.train import train
+    import trainer.evaluation.evaluate as evaluation
+    from trainer.corpus.fingerprints import FingerprintSet
+    from trainer.model.train import train
 
     overrides, vocab_size = split(CONFIGS.get(name, {}))
     model_dir = out / "models" / name

@@ -44,7 +44,7 @@ FIGURES = ["copy_rate_3plus", "copy_rate_all", "one_word_rate", "words_histogram
 
 
 def prepared(name: str, valid_stem: str | None) -> Path:
-    from trainer.prepare import prepare
+    from trainer.ingest.prepare import prepare
 
     source = SHARED / name
     out = OUT / name
@@ -63,7 +63,7 @@ def mean_sd(values: list[float]) -> dict:
 
 
 def real_vs_real_auc(valid_texts: list[str], samples: int, seed: int) -> float:
-    from trainer.genmetrics import realism_auc
+    from trainer.evaluation.genmetrics import realism_auc
 
     rng = random.Random(seed)
     picked = rng.sample(valid_texts, min(2 * samples, len(valid_texts)))
@@ -73,10 +73,10 @@ def real_vs_real_auc(valid_texts: list[str], samples: int, seed: int) -> float:
 
 def markov_runs(corpus, samples: int, seeds: int) -> dict:
     """The Markov chain's generation metrics over `seeds` seeds (evaluate's own procedure)."""
-    from trainer.baselines import MarkovChain
-    from trainer.evaluate import sample_contexts
-    from trainer.fingerprints import FingerprintSet
-    from trainer.genmetrics import generation_metrics
+    from trainer.evaluation.baselines import MarkovChain
+    from trainer.evaluation.evaluate import sample_contexts
+    from trainer.corpus.fingerprints import FingerprintSet
+    from trainer.evaluation.genmetrics import generation_metrics
 
     training = FingerprintSet.from_texts(corpus.train_texts)
     runs = []
@@ -92,7 +92,7 @@ def markov_runs(corpus, samples: int, seeds: int) -> dict:
 
 
 def measure(name: str, valid_stem: str | None, samples: int, seeds: int) -> dict:
-    from trainer.evaluate import evaluate_baselines, read_corpus
+    from trainer.evaluation.evaluate import evaluate_baselines, read_corpus
 
     start = time.perf_counter()
     data = prepared(name, valid_stem)

@@ -75,8 +75,8 @@ def load_average() -> list[float]:
 
 
 def tiny_checkpoint() -> Path:
-    from trainer.prepare import prepare
-    from trainer.train import train
+    from trainer.ingest.prepare import prepare
+    from trainer.model.train import train
 
     data = OUT / "sample-data"
     model = OUT / "tiny-model"
@@ -91,7 +91,7 @@ def resident_mb(model_dir: Path | None) -> float:
     generated once, when `model_dir` is given)."""
     code = "import torch, transformers\n"
     if model_dir is not None:
-        code += (f"from trainer.generate import Generator\ng = Generator.load({str(model_dir)!r})\n"
+        code += (f"from trainer.engine.generate import Generator\ng = Generator.load({str(model_dir)!r})\n"
                  "g.complete('hello chat', ['gg', 'KEKW'])\n")
     code += ("rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
              "print(int(rss) / 1024)\n")
@@ -114,10 +114,10 @@ def main() -> int:
     import transformers
     from transformers import pipeline
 
-    from trainer.chatformat import context_ids
-    from trainer.generate import Generator
-    from trainer.records import read_records
-    from trainer.sampling import sample
+    from trainer.model.chatformat import context_ids
+    from trainer.engine.generate import Generator
+    from trainer.corpus.records import read_records
+    from trainer.engine.sampling import sample
 
     load_before = load_average()
     model_dir = args.model or tiny_checkpoint()
@@ -241,7 +241,7 @@ def main() -> int:
     # The preset a real channel gets on a CPU: same fixed work from a full window of context.
     # Random weights (speed does not depend on them when every row makes exactly 32 tokens).
     print("small preset ...", flush=True)
-    from trainer.model import PRESETS, build_model
+    from trainer.model.presets import PRESETS, build_model
 
     small = build_model(PRESETS["small"], vocab_size=4096, eos_token_id=0).eval()
     small_prefix = [0] + torch.randint(1, 4096, (PRESETS["small"].block_size - NEW_TOKENS - 1,)).tolist()
@@ -341,7 +341,7 @@ def report(r: dict) -> str:
         "",
         "## What the engine uses, and why",
         "",
-        "`trainer/sampling.py`: the shared prefix runs once and its KV cache is copied to the K rows; each "
+        "`trainer/engine/sampling.py`: the shared prefix runs once and its KV cache is copied to the K rows; each "
         "step feeds K tokens through `LeanGPT2` (the model's own weights, a preallocated cache, no "
         "per-call machinery), fp32, one torch thread (`Generator.load(threads=1)`), under "
         "`torch.inference_mode`. The lines above are the evidence: the model's own forward with its "

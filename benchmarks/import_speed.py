@@ -33,7 +33,7 @@ TARGET = 100_000
 CHILD = r"""
 import json, os, resource, sys, time
 from pathlib import Path
-from trainer.prepare import prepare
+from trainer.ingest.prepare import prepare
 inputs, out, workers = json.loads(sys.argv[1])
 start = time.perf_counter()
 stats = prepare([Path(p) for p in inputs], Path(out), progress=False, workers=workers)

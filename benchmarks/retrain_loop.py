@@ -44,10 +44,10 @@ def main() -> int:
         print(f"skipped: {DATA} not found")
         return 0
     sys.path.insert(0, str(REPO))
-    from trainer.home import ModelHome
-    from trainer.prepare import prepare
-    from trainer.records import ChatRecord, read_records, write_records
-    from trainer.train import train
+    from trainer.loop.home import ModelHome
+    from trainer.ingest.prepare import prepare
+    from trainer.corpus.records import ChatRecord, read_records, write_records
+    from trainer.model.train import train
 
     work = Path(tempfile.mkdtemp(prefix="retrain_loop-"))
     timings: dict = {}

@@ -7,7 +7,7 @@ groups raw,engine. For each seed, the same places in the validation streams (8-2
 before each) for the word Markov chain and for the model under each setting; generation metrics
 as `trainer evaluate` computes them (realism AUC: a character n-gram classifier telling real from
 generated, 0.5 = indistinguishable). `raw` samples the model alone under each of SETTINGS (as
-`evaluate` does); `engine` makes each message the way the bot does (trainer/generate.py:
+`evaluate` does); `engine` makes each message the way the bot does (trainer/engine/generate.py:
 8 candidates, safety filters, the pick among survivors) under each of ENGINE_SETTINGS, with a
 fresh channel per message so the bot's memory of its own posts doesn't link the draws.
 Results to benchmarks/results/sampling_realism.jsonl.
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-import trainer.evaluate as evaluation
-from trainer.baselines import MarkovChain
-from trainer.fingerprints import FingerprintSet
-from trainer.genmetrics import generation_metrics
+import trainer.evaluation.evaluate as evaluation
+from trainer.evaluation.baselines import MarkovChain
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.evaluation.genmetrics import generation_metrics
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"
@@ -44,7 +44,7 @@ ENGINE_SETTINGS = [
 
 
 def engine_generate(model_dir: Path, places, seed: int, setting: dict) -> list:
-    from trainer.generate import Generator
+    from trainer.engine.generate import Generator
 
     gen = Generator.load(model_dir, seed=seed, threads=2, **setting)
     return [gen.message(context, channel=str(i)) for i, (context, _) in enumerate(places)]

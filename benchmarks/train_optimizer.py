@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from trainer.model import PRESETS, build_model
-from trainer.optim import MuonAdamW, gpt2_param_groups
-from trainer.packing import pack_blocks, token_stream
-from trainer.records import read_records
-from trainer.train import MIN_LR_RATIO
+from trainer.model.presets import PRESETS, build_model
+from trainer.model.optim import MuonAdamW, gpt2_param_groups
+from trainer.model.packing import pack_blocks, token_stream
+from trainer.corpus.records import read_records
+from trainer.model.train import MIN_LR_RATIO
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"

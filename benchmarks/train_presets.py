@@ -20,9 +20,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
 
-from trainer.evaluate import bits_per_char
-from trainer.records import read_records
-from trainer.train import train
+from trainer.evaluation.evaluate import bits_per_char
+from trainer.corpus.records import read_records
+from trainer.model.train import train
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT / "out" / "train_quality" / "data" / "sodapoppin-tcd"

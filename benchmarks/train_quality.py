@@ -55,7 +55,7 @@ def load_average() -> float:
 def machine_peak(seconds: float) -> dict:
     import torch
 
-    from trainer.train import matmul_flops
+    from trainer.model.train import matmul_flops
 
     return {
         "threads": torch.get_num_threads(),
@@ -101,9 +101,9 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
     import torch
     from transformers import AutoConfig, AutoTokenizer, GPT2LMHeadModel
 
-    from trainer.checkpoint import load_card
-    from trainer.packing import pack_blocks, token_stream
-    from trainer.records import read_records
+    from trainer.model.checkpoint import load_card
+    from trainer.model.packing import pack_blocks, token_stream
+    from trainer.corpus.records import read_records
 
     card = load_card(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -142,7 +142,7 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
 
     # alternate the two so that other jobs on the machine slow both alike; the peak is measured
     # right before and after, so that the fraction compares figures taken under the same load
-    from trainer.train import matmul_flops
+    from trainer.model.train import matmul_flops
 
     peaks = [matmul_flops(torch.float32, 2048, 1.0)]
     packed_s, seed_s = [], []
@@ -172,7 +172,7 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
 
 
 def prepare_set(name: str) -> Path:
-    from trainer.prepare import prepare
+    from trainer.ingest.prepare import prepare
 
     pattern, valid = SETS[name]
     folder = SHARED / name
@@ -185,7 +185,7 @@ def prepare_set(name: str) -> Path:
 
 
 def evaluate_model(model_dir: Path, data: Path, samples: int, draws: int = 1) -> dict:
-    from trainer.evaluate import evaluate
+    from trainer.evaluation.evaluate import evaluate
 
     return evaluate(model_dir, data, samples=samples, progress=False, draws=draws)
 
@@ -217,8 +217,8 @@ def summarize(run: dict) -> dict:
 
 
 def train_and_evaluate(name: str, data: Path, budget: float, samples: int, draws: int = 1, **train_kwargs) -> dict:
-    from trainer.checkpoint import load_card
-    from trainer.train import train
+    from trainer.model.checkpoint import load_card
+    from trainer.model.train import train
 
     model_dir = OUT / "models" / name
     load_before = load_average()

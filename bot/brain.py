@@ -34,7 +34,7 @@ from bot.collector import Collector
 from bot.config import ChannelSettings
 from bot.generation import ModelWorker
 from bot.sendqueue import Post, SendQueue
-from trainer.cleaning import DEFAULT_BOTS, clean_message
+from trainer.ingest.cleaning import DEFAULT_BOTS, clean_message
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
     STREAMCHAT_COLLECT_DIR/<channel>/<YYYY-MM-DD>.jsonl
 
-Each line is a corpus record (`trainer.records.ChatRecord`) that `prepare` reads directly,
+Each line is a corpus record (`trainer.corpus.records.ChatRecord`) that `prepare` reads directly,
 plus `id` (Twitch's message id) and `user`, a salted one-way hash of the chatter's user id:
 opt-outs and bans can refer to it, but no name is ever stored and the hash can't be reversed
 or matched against another installation (the salt is made once, in `.salt`, mode 0600).
@@ -12,9 +12,9 @@ so a crash or kill -9 loses nothing that was collected (the kernel has it). A re
 appends to the day's file after reading the message ids already in it, so a message that
 Twitch delivers again is never written twice.
 
-The channel's privacy policy (`trainer.privacy`, `<channel>/policy.json`) is honoured: users
+The channel's privacy policy (`trainer.corpus.privacy`, `<channel>/policy.json`) is honoured: users
 who opted out or were forgotten are not stored, nor messages with a blocked word; deletions
-and clears by moderators purge the files through `trainer.privacy`, holding `file_guard` so
+and clears by moderators purge the files through `trainer.corpus.privacy`, holding `file_guard` so
 no append slips in between a purge's read and its rename.
 """
 
@@ -32,9 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from trainer import privacy
-from trainer.cleaning import blocked_word_pattern
-from trainer.records import ChatRecord, append_record, read_records
+from trainer.corpus import privacy
+from trainer.ingest.cleaning import blocked_word_pattern
+from trainer.corpus.records import ChatRecord, append_record, read_records
 
 logger = logging.getLogger(__name__)
 

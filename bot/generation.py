@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 
 
 def load_generator(model: Path, **settings):
-    """`trainer.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not."""
-    from trainer.generate import Generator
-    from trainer.home import resolve_model
+    """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not."""
+    from trainer.engine.generate import Generator
+    from trainer.loop.home import resolve_model
 
     try:
         path = resolve_model(model)

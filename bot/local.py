@@ -101,8 +101,8 @@ def _has_model(model: Path) -> bool:
 
 def train_sample(model: Path, seconds: float = SAMPLE_TRAIN_SECONDS) -> Path:
     """Prepare the bundled sample chat and train the tiny preset on it, with progress bars."""
-    from trainer.prepare import prepare
-    from trainer.train import train
+    from trainer.ingest.prepare import prepare
+    from trainer.model.train import train
 
     if not SAMPLE_DATA.is_dir() or not any(SAMPLE_DATA.iterdir()):
         raise StreamchatError(f"the bundled sample chat is missing ({SAMPLE_DATA}); restore it from the repository")
@@ -176,7 +176,7 @@ class LocalRoom:
             self.hear(self.viewer, text)
 
     async def _replay(self) -> None:
-        from trainer.logformats import LogProblem, open_log
+        from trainer.ingest.formats import LogProblem, open_log
 
         try:
             source = open_log(self.replay)

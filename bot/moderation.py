@@ -42,10 +42,10 @@ from bot.config import read_environment
 from bot.reload import ModelReloader
 from bot.retraining import RetrainLauncher, describe_status
 from bot.settings_store import TUNABLES, ChannelSettingsStore, SettingError
-from trainer import privacy
+from trainer.corpus import privacy
 from trainer.errors import StreamchatError
-from trainer.generate import SamplingSettings
-from trainer.home import version_figures
+from trainer.engine.generate import SamplingSettings
+from trainer.loop.home import version_figures
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ _DEFAULT_BANNED: frozenset[str] | None = None
 def _default_banned() -> frozenset[str]:
     global _DEFAULT_BANNED
     if _DEFAULT_BANNED is None:
-        from trainer.safety import default_banned_words
+        from trainer.engine.safety import default_banned_words
 
         _DEFAULT_BANNED = frozenset(_normalize(w) for w in default_banned_words())
     return _DEFAULT_BANNED

@@ -26,7 +26,7 @@ from typing import Any
 
 from bot.config import EXIT_MODEL
 from trainer.errors import StreamchatError
-from trainer.home import ModelHome, is_home, resolve_model
+from trainer.loop.home import ModelHome, is_home, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ POLL_SECONDS = 5.0
 
 
 def load_generator(model_dir: Path):
-    """The engine for a checkpoint (trainer.generate), imported lazily: torch is heavy."""
-    from trainer.generate import Generator
+    """The engine for a checkpoint (trainer.engine.generate), imported lazily: torch is heavy."""
+    from trainer.engine.generate import Generator
 
     return Generator.load(model_dir)
 

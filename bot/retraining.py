@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer.home import ModelHome, format_status
+from trainer.loop.home import ModelHome, format_status
 
 logger = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A real streamchat checkpoint: `data/sample/` prepared, then the tiny preset trained for
     a few seconds. Session-scoped: every test that needs a real model shares this one."""
     try:
-        from trainer.prepare import prepare
+        from trainer.ingest.prepare import prepare
     except ImportError:
-        pytest.skip("trainer.prepare is not there yet; the tiny checkpoint needs the prepared sample")
-    from trainer.train import train
+        pytest.skip("trainer.ingest.prepare is not there yet; the tiny checkpoint needs the prepared sample")
+    from trainer.model.train import train
 
     base = tmp_path_factory.mktemp("tiny_checkpoint")
     data = base / "data"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fake_twitch import FakeTwitch, bot_environment
-from trainer.records import read_records
+from trainer.corpus.records import read_records
 
 pytestmark = pytest.mark.slow
 

@@ -14,15 +14,15 @@ import pytest
 from bot.brain import Outcome
 from fake_twitch import FakeTwitch, RunningBot, bot_environment
 from trainer.errors import StreamchatError
-from trainer.records import read_records
-from trainer.safety import FilterChain, has_url, mentions
+from trainer.corpus.records import read_records
+from trainer.engine.safety import FilterChain, has_url, mentions
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def generator(tiny_checkpoint):
-    from trainer.generate import Generator
+    from trainer.engine.generate import Generator
 
     return Generator.load(tiny_checkpoint, seed=1)
 
@@ -316,7 +316,7 @@ def test_start_up_problems_are_clear_errors(tmp_path, generator, problem):
 
 
 def test_prepare_reads_what_the_bot_collected(tmp_path, generator):
-    from trainer.prepare import prepare
+    from trainer.ingest.prepare import prepare
 
     async def scenario():
         async with FakeTwitch(keepalive_interval=1) as fake:

@@ -19,8 +19,8 @@ from bot.config import ChannelSettings, load_settings
 from bot.generation import ModelWorker
 from bot.sendqueue import Post, SendFailed, SendQueue, SendRejected, twitch_safe_text
 from trainer.errors import StreamchatError
-from trainer.records import read_records
-from trainer.safety import FilterChain
+from trainer.corpus.records import read_records
+from trainer.engine.safety import FilterChain
 
 TWITCH_ENV = {
     "TWITCH_CLIENT_ID": "abc",
@@ -245,7 +245,7 @@ def test_collector_salt_hash_restart_and_torn_tail(tmp_path):
 
 
 def test_collector_honours_deletions_clears_and_opt_outs(tmp_path):
-    from trainer import privacy
+    from trainer.corpus import privacy
 
     collector = Collector(tmp_path)
     for i, user in enumerate(["1", "2", "1", "3"]):
@@ -423,7 +423,7 @@ def test_env_example_documents_every_setting_and_loads(tmp_path):
 
 
 def test_per_channel_sampling_overrides_do_not_leak():
-    from trainer.generate import SamplingSettings
+    from trainer.engine.generate import SamplingSettings
 
     class Seen(StandIn):
         def __init__(self):

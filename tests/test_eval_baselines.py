@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from trainer.baselines import BOUNDARY, CharNgram, MarkovChain, group_streams
-from trainer.fingerprints import FingerprintSet
-from trainer.genmetrics import copy_rate
-from trainer.records import ChatRecord
+from trainer.evaluation.baselines import BOUNDARY, CharNgram, MarkovChain, group_streams
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.evaluation.genmetrics import copy_rate
+from trainer.corpus.records import ChatRecord
 
 WORDS = "LULW Pog hello chat KEKW what is this game nice OMEGALUL yes no gg EZ".split()
 
@@ -155,8 +155,8 @@ def test_markov_chain_walks_known_transitions_only():
 def test_baselines_on_real_chat(shared_data, tmp_path):
     """On a real channel (arypie, 33k messages) the 5-gram lands where n-grams land on chat
     (~2.1-2.2 bits per char) and the Markov chain mostly copies chat, as the bots do."""
-    from trainer.evaluate import evaluate_baselines
-    from trainer.prepare import prepare
+    from trainer.evaluation.evaluate import evaluate_baselines
+    from trainer.ingest.prepare import prepare
 
     prepare([shared_data / "arypie-gql-2021"], tmp_path / "data", progress=False)
     result = evaluate_baselines(tmp_path / "data", samples=200)

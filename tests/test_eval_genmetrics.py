@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from trainer.fingerprints import FingerprintSet
-from trainer.genmetrics import (
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.evaluation.genmetrics import (
     copy_rate,
     distinct_n,
     emote_rate,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.chatformat import BOUNDARY, encode_stream
-from trainer.checkpoint import save_checkpoint
+from trainer.model.chatformat import BOUNDARY, encode_stream
+from trainer.model.checkpoint import save_checkpoint
 from trainer.errors import StreamchatError
-from trainer.evaluate import (
+from trainer.evaluation.evaluate import (
     _windows,
     bits_per_char,
     evaluate,
@@ -24,8 +24,8 @@ from trainer.evaluate import (
     model_message_bits,
     sample_contexts,
 )
-from trainer.fingerprints import FingerprintSet
-from trainer.records import ChatRecord, write_records
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.corpus.records import ChatRecord, write_records
 
 WORDS = "LULW Pog hello chat KEKW what is this game nice OMEGALUL yes no gg EZ".split()
 BLOCK = 24

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from trainer.errors import StreamchatError
-from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
-from trainer.generate import Generator, SamplingSettings
-from trainer.safety import FilterChain
-from trainer.sampling import LeanGPT2, sample
+from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
+from trainer.engine.generate import Generator, SamplingSettings
+from trainer.engine.safety import FilterChain
+from trainer.engine.sampling import LeanGPT2, sample
 
 REPO = Path(__file__).resolve().parents[1]
 EOS = "<|endoftext|>"
@@ -77,7 +77,7 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def random_checkpoint(tmp_path_factory, tokenizer) -> Path:
     """A complete streamchat checkpoint around a randomly initialised GPT-2 (fast to make)."""
-    from trainer.checkpoint import save_checkpoint
+    from trainer.model.checkpoint import save_checkpoint
 
     out = tmp_path_factory.mktemp("random") / "model"
     return save_checkpoint(build_model(tokenizer), tokenizer, {"block_size": 64, "preset": "test"}, out,
@@ -125,7 +125,7 @@ def _eos_loving_model(tokenizer):
 
 @pytest.mark.parametrize("spread", [1.0, 6.0])  # a flat and a peaked distribution
 def test_top_p_alone_draws_from_the_exact_nucleus(spread):
-    from trainer.sampling import _pick
+    from trainer.engine.sampling import _pick
 
     torch.manual_seed(0)
     vocab = 2000
@@ -221,7 +221,7 @@ def test_pick_among_safe_candidates(random_checkpoint):
     choice temperature favours the likelier, 0 takes the best."""
     from collections import Counter
 
-    from trainer.generate import Candidate
+    from trainer.engine.generate import Candidate
 
     pool = [Candidate("likely", -0.5, True, None), Candidate("unlikely", -4.0, True, None),
             Candidate("cut off", -0.1, False, None)]
@@ -375,7 +375,7 @@ def test_tiny_trained_model_generates_chat(tiny_checkpoint):
 
 @pytest.mark.slow
 def test_tiny_checkpoint_hashes_refuse_training_copies(tiny_checkpoint):
-    from trainer.records import TRAIN_FILE, read_records
+    from trainer.corpus.records import TRAIN_FILE, read_records
 
     gen = Generator.load(tiny_checkpoint)
     assert len(gen.filters.fingerprints) > 100

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trainer.errors import StreamchatError
-from trainer.fingerprints import FingerprintSet
-from trainer.safety import (
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.engine.safety import (
     MAX_CHARS,
     FilterChain,
     default_banned_words,
@@ -205,8 +205,8 @@ def test_real_chat_mostly_passes(shared_data):
     generator does) nearly all passes; what is refused is slurs, links, dot walls and spam."""
     import re
 
-    from trainer.cleaning import clean_message
-    from trainer.generate import _drop_placeholders
+    from trainer.ingest.cleaning import clean_message
+    from trainer.engine.generate import _drop_placeholders
 
     chain = FilterChain()
     lines = (shared_data / "sodapoppin-tcd").glob("*.txt")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainer import cleaning
-from trainer.cleaning import DEFAULT_BOTS, MENTION, MessageCleaner, clean_message
+from trainer.ingest import cleaning
+from trainer.ingest.cleaning import DEFAULT_BOTS, MENTION, MessageCleaner, clean_message
 
 
 def run(cleaner: MessageCleaner, user, text, is_system=False):

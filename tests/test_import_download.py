@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer import download
+from trainer.ingest import download
 from trainer.errors import StreamchatError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.logformats import Message, detect_format, open_log
+from trainer.ingest.formats import Message, detect_format, open_log
 
 
 def write(tmp_path: Path, name: str, text: str, *, gz: bool = False, encoding: str = "utf-8") -> Path:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from trainer.cleaning import could_be_username
+from trainer.ingest.cleaning import could_be_username
 from trainer.errors import StreamchatError
-from trainer.prepare import prepare, summary
-from trainer.records import read_records
-from trainer.split import StreamInfo, choose_validation
+from trainer.ingest.prepare import prepare, summary
+from trainer.corpus.records import read_records
+from trainer.ingest.split import StreamInfo, choose_validation
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -12,9 +12,9 @@ import pytest
 
 from fake_twitch import FakeTwitch, bot_environment
 from test_loop_retrain import make_collected, sample_texts
-from trainer import privacy
-from trainer.home import ModelHome
-from trainer.records import read_records
+from trainer.corpus import privacy
+from trainer.loop.home import ModelHome
+from trainer.corpus.records import read_records
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from trainer import privacy
-from trainer.records import ChatRecord, read_records, write_records
+from trainer.corpus import privacy
+from trainer.corpus.records import ChatRecord, read_records, write_records
 
 
 def collect(channel_dir, day, rows):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from trainer import privacy
-from trainer.checkpoint import load_card
+from trainer.corpus import privacy
+from trainer.model.checkpoint import load_card
 from trainer.errors import StreamchatError
-from trainer.home import ModelHome, resolve_model
-from trainer.records import ChatRecord, read_records, write_records
-from trainer.retrain import RetrainOptions, build_corpus, decide, extend_with_emotes, retrain
+from trainer.loop.home import ModelHome, resolve_model
+from trainer.corpus.records import ChatRecord, read_records, write_records
+from trainer.loop.retrain import RetrainOptions, build_corpus, decide, extend_with_emotes, retrain
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -8,11 +8,11 @@ import pytest
 import torch
 from train_corpus import EMOTES, chat_messages
 
-from trainer.checkpoint import CARD_FILE, load_card, load_checkpoint, load_fingerprints, new_card, save_checkpoint
+from trainer.model.checkpoint import CARD_FILE, load_card, load_checkpoint, load_fingerprints, new_card, save_checkpoint
 from trainer.errors import StreamchatError
-from trainer.fingerprints import FingerprintSet
-from trainer.model import PRESETS, build_model
-from trainer.tokenizer import train_tokenizer
+from trainer.corpus.fingerprints import FingerprintSet
+from trainer.model.presets import PRESETS, build_model
+from trainer.model.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")

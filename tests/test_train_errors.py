@@ -8,8 +8,8 @@ import pytest
 from train_corpus import EMOTES, chat_messages, write_corpus
 
 from trainer.errors import StreamchatError
-from trainer.records import ChatRecord, write_records
-from trainer.train import train
+from trainer.corpus.records import ChatRecord, write_records
+from trainer.model.train import train
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_fine_tune_a_local_base_gpt2(corpus, tmp_path):
     """--base-model with a local folder: emotes and boundary added, embeddings resized."""
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    from trainer.checkpoint import load_card
-    from trainer.tokenizer import train_tokenizer
+    from trainer.model.checkpoint import load_card
+    from trainer.model.tokenizer import train_tokenizer
 
     base_dir = tmp_path / "base-gpt2"
     base_tokenizer = train_tokenizer(chat_messages(1500, seed=4), [])  # knows no emotes

@@ -1,8 +1,8 @@
-"""The Muon + AdamW optimizer (trainer/optim.py)."""
+"""The Muon + AdamW optimizer (trainer/model/optim.py)."""
 
 import torch
 
-from trainer.optim import MuonAdamW, gpt2_param_groups, orthogonalize
+from trainer.model.optim import MuonAdamW, gpt2_param_groups, orthogonalize
 
 
 def test_orthogonalize_pushes_singular_values_towards_one():

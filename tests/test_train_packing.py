@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from train_corpus import EMOTES, chat_messages
 
-from trainer.chatformat import encode_stream
-from trainer.packing import BlockDataset, group_streams, pack_blocks, token_stream
-from trainer.records import ChatRecord
-from trainer.tokenizer import train_tokenizer
+from trainer.model.chatformat import encode_stream
+from trainer.model.packing import BlockDataset, group_streams, pack_blocks, token_stream
+from trainer.corpus.records import ChatRecord
+from trainer.model.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")

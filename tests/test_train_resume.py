@@ -7,9 +7,9 @@ import json
 import pytest
 from train_corpus import write_corpus
 
-import trainer.train as train_module
-from trainer.checkpoint import load_card
-from trainer.train import RUN_DIR, train
+import trainer.model.train as train_module
+from trainer.model.checkpoint import load_card
+from trainer.model.train import RUN_DIR, train
 
 pytestmark = pytest.mark.slow
 

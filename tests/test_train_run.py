@@ -8,9 +8,9 @@ import pytest
 import torch
 from train_corpus import EMOTES, write_corpus
 
-from trainer.chatformat import encode_stream
-from trainer.checkpoint import load_card, load_fingerprints
-from trainer.train import train
+from trainer.model.chatformat import encode_stream
+from trainer.model.checkpoint import load_card, load_fingerprints
+from trainer.model.train import train
 
 pytestmark = pytest.mark.slow
 

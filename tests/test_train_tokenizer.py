@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from train_corpus import EMOTES, chat_messages
 
-from trainer.tokenizer import add_emotes_to, train_tokenizer, vocab_size_for, wrap
+from trainer.model.tokenizer import add_emotes_to, train_tokenizer, vocab_size_for, wrap
 
 
 @pytest.fixture(scope="module")

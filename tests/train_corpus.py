@@ -10,7 +10,7 @@ import json
 import random
 from pathlib import Path
 
-from trainer.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, write_records
+from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, write_records
 
 EMOTES = ["LULW", "KEKW", "OMEGALUL", "PogChamp", "monkaS", "4Head", "Sadge", "D:", "peepoHappy"]
 WORDS = (

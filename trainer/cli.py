@@ -16,12 +16,12 @@ from trainer.errors import StreamchatError
 
 # Order is the order in `--help`.
 COMMAND_MODULES = (
-    "trainer.prepare",
-    "trainer.download",
-    "trainer.train",
-    "trainer.evaluate",
-    "trainer.generate",
-    "trainer.retrain",
+    "trainer.ingest.prepare",
+    "trainer.ingest.download",
+    "trainer.model.train",
+    "trainer.evaluation.evaluate",
+    "trainer.engine.generate",
+    "trainer.loop.retrain",
 )
 
 

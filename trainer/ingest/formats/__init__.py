@@ -702,7 +702,7 @@ def parse_csv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
 
 
 def parse_corpus(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
-    """The corpus `.jsonl` that `prepare` writes and the bot collects (trainer.records)."""
+    """The corpus `.jsonl` that `prepare` writes and the bot collects (trainer.corpus.records)."""
     loads = json.loads
     number = 0
     for number, line in enumerate(lines, 1):

@@ -2,15 +2,15 @@
 
 The steps, in order:
 1. read the corpus `prepare` wrote (train.jsonl, valid.jsonl, emotes.txt, stats.json);
-2. the tokenizer: trained on the training messages (trainer/tokenizer.py), or taken from the
+2. the tokenizer: trained on the training messages (trainer/model/tokenizer.py), or taken from the
    base GPT-2 (`--base-model`, emotes added) or the checkpoint being continued (`init_from`);
-3. both splits in chat format, packed into fixed-length blocks (trainer/packing.py);
-4. a GPT-2 from a preset (trainer/model.py), trained with transformers' `Trainer`: Muon for
-   the blocks' matrices and AdamW for the rest (trainer/optim.py), warm-up then cosine decay,
+3. both splits in chat format, packed into fixed-length blocks (trainer/model/packing.py);
+4. a GPT-2 from a preset (trainer/model/presets.py), trained with transformers' `Trainer`: Muon for
+   the blocks' matrices and AdamW for the rest (trainer/model/optim.py), warm-up then cosine decay,
    gradient clipping, evaluation on validation blocks every N steps with the best model kept,
    a wall-clock budget (`--max-time`) that the learning-rate schedule follows, bf16 autocast
    when it is measurably faster, `--resume`;
-5. the best model saved atomically with its card (trainer/checkpoint.py), `metrics.jsonl`
+5. the best model saved atomically with its card (trainer/model/checkpoint.py), `metrics.jsonl`
    and `loss.png`.
 
 The run's resumable state lives in `MODEL_DIR/training/` until the checkpoint is written.
@@ -48,8 +48,8 @@ FINAL_EVAL_TOKENS = 65_536  # validation tokens scored for the card's metrics (s
 
 def load_corpus(data_dir: Path):
     """(train records, valid records, emotes, stats) of a folder `prepare` wrote, or a clear error."""
-    from trainer.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, read_records
-    from trainer.tokenizer import read_emotes
+    from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, read_records
+    from trainer.model.tokenizer import read_emotes
 
     data_dir = Path(data_dir)
     prepare_hint = f"run `python -m trainer prepare LOGS... --out {data_dir}` first"
@@ -204,10 +204,10 @@ def _trainer_class():
             self.muon_lr = muon_lr
 
         def create_optimizer(self, model=None):
-            """Muon for the blocks' matrices and AdamW for the rest (trainer/optim.py), unless
+            """Muon for the blocks' matrices and AdamW for the rest (trainer/model/optim.py), unless
             the preset says AdamW only (`muon_lr` None)."""
             if self.optimizer is None and self.muon_lr:
-                from trainer.optim import MuonAdamW, gpt2_param_groups
+                from trainer.model.optim import MuonAdamW, gpt2_param_groups
 
                 groups = gpt2_param_groups(model or self.model, lr=self.args.learning_rate, muon_lr=self.muon_lr,
                                            weight_decay=self.args.weight_decay)
@@ -321,7 +321,7 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 
 def _out_of_memory(preset: str, device: str) -> StreamchatError:
-    from trainer.model import smaller_preset
+    from trainer.model.presets import smaller_preset
 
     smaller = smaller_preset(preset)
     advice = f"use --preset {smaller}" if smaller else "close other programs or use a machine with more memory"
@@ -367,11 +367,11 @@ def train(
 
     from transformers import TrainingArguments, set_seed
 
-    from trainer.checkpoint import load_checkpoint, save_checkpoint
-    from trainer.fingerprints import FingerprintSet
-    from trainer.model import build_model, count_parameters, get_preset
-    from trainer.packing import BlockDataset, pack_blocks, token_stream
-    from trainer.tokenizer import add_emotes_to, train_tokenizer
+    from trainer.model.checkpoint import load_checkpoint, save_checkpoint
+    from trainer.corpus.fingerprints import FingerprintSet
+    from trainer.model.presets import build_model, count_parameters, get_preset
+    from trainer.model.packing import BlockDataset, pack_blocks, token_stream
+    from trainer.model.tokenizer import add_emotes_to, train_tokenizer
 
     set_seed(seed)
     device = pick_device()
@@ -649,7 +649,7 @@ def run(args) -> int:
         args.data, args.out, preset=args.preset, max_time=args.max_time, max_steps=args.max_steps,
         base_model=args.base_model, resume=args.resume, precision=args.precision, progress=not args.no_progress,
     )
-    from trainer.checkpoint import load_card
+    from trainer.model.checkpoint import load_card
 
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, one summary line (from the main process) is enough

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from trainer.records import ChatRecord
+from trainer.corpus.records import ChatRecord
 
 BOUNDARY = 0  # symbol id of the message boundary
 UNKNOWN = 1  # symbol id of a character never seen in training

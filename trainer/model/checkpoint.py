@@ -4,7 +4,7 @@
       config.json, generation_config.json, model.safetensors    AutoModelForCausalLM
       tokenizer.json, tokenizer_config.json, ...                 AutoTokenizer
       streamchat.json                                            the card (below)
-      training_messages.u64                                      trainer/fingerprints.py
+      training_messages.u64                                      trainer/corpus/fingerprints.py
       metrics.jsonl, loss.png                                    the training run, when trained here
 
 The card: {"format": "streamchat-checkpoint", "format_version": 1, "boundary": "<|endoftext|>",
@@ -24,9 +24,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from trainer.chatformat import BOUNDARY
+from trainer.model.chatformat import BOUNDARY
 from trainer.errors import StreamchatError
-from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
+from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
 
 logger = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 The pipeline, one file at a time (memory stays flat in the size of the input):
 
 1. find the log files in the inputs (folders recursively, by extension; gzip read transparently);
-2. per file: detect the format (`trainer.logformats`), parse it, clean every message
-   (`trainer.cleaning`), count emotes (`trainer.emotes`), and append the kept messages as corpus
-   records (`trainer.records`) to a temporary file of their stream;
-3. choose the validation streams (`trainer.split`), then concatenate the stream files into
+2. per file: detect the format (`trainer.ingest.formats`), parse it, clean every message
+   (`trainer.ingest.cleaning`), count emotes (`trainer.ingest.emotes`), and append the kept messages as corpus
+   records (`trainer.corpus.records`) to a temporary file of their stream;
+3. choose the validation streams (`trainer.ingest.split`), then concatenate the stream files into
    `DIR/train.jsonl` and `DIR/valid.jsonl`, oldest stream first, and write `DIR/emotes.txt` and
    `DIR/stats.json` (per file: format, lines read, messages kept, drops by reason).
 
@@ -33,7 +33,7 @@ from json.encoder import encode_basestring as _json_string
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
+from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ _cleaners: dict = {}
 
 def _cleaner_for(task: _FileTask):
     """One MessageCleaner per settings and process (the blocked-word pattern compiles once)."""
-    from trainer.cleaning import MessageCleaner
+    from trainer.ingest.cleaning import MessageCleaner
 
     settings = (task.bots, task.own_name, task.blocked)
     cleaner = _cleaners.get(settings)
@@ -146,8 +146,8 @@ def _cleaner_for(task: _FileTask):
 
 def _import_file(task: _FileTask, emotes=None) -> _FileResult:
     """Parse, clean and write one file (in a worker process, or in this one counting into `emotes`)."""
-    from trainer.emotes import EmoteStats
-    from trainer.logformats import LogProblem, open_log
+    from trainer.ingest.emotes import EmoteStats
+    from trainer.ingest.formats import LogProblem, open_log
 
     path = task.path
     report: dict = {"path": str(path), "format": None, "encoding": None, "stream": None,
@@ -378,9 +378,9 @@ def prepare(
     import numpy as np
     from tqdm import tqdm
 
-    from trainer.emotes import EmoteStats
-    from trainer.logformats import resolve_format
-    from trainer.split import StreamInfo, choose_validation, overlap
+    from trainer.ingest.emotes import EmoteStats
+    from trainer.ingest.formats import resolve_format
+    from trainer.ingest.split import StreamInfo, choose_validation, overlap
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -604,7 +604,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from trainer.cleaning import read_word_list
+    from trainer.ingest.cleaning import read_word_list
 
     blocked: list[str] = []
     if args.block_words is not None:

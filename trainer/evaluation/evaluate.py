@@ -12,7 +12,7 @@ figure to 4 decimals on the 2-core CPU but took 2.2x as long.
 Generation: free messages conditioned on real validation context (a random place in a
 validation stream, the 8-20 messages before it), from the raw model (no safety filter:
 evaluation measures the model) and from the word Markov chain, with the metrics of
-`trainer.genmetrics` against the real messages. `evaluate_baselines` gives the baselines'
+`trainer.evaluation.genmetrics` against the real messages. `evaluate_baselines` gives the baselines'
 figures alone (what a model has to beat on a corpus).
 """
 
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.baselines import group_streams
+from trainer.evaluation.baselines import group_streams
 from trainer.errors import StreamchatError
-from trainer.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
-from trainer.tokenizer import read_emotes
+from trainer.corpus.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
+from trainer.model.tokenizer import read_emotes
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainer.checkpoint import load_card
+    from trainer.model.checkpoint import load_card
 
     model_dir = Path(model_dir)
     card = load_card(model_dir)
@@ -110,7 +110,7 @@ def model_message_bits(
     import torch
     from tqdm.auto import tqdm
 
-    from trainer.chatformat import encode_messages
+    from trainer.model.chatformat import encode_messages
 
     loaded = _as_loaded(model_dir_or_loaded)
     model, tokenizer = loaded.model, loaded.tokenizer
@@ -214,11 +214,11 @@ def model_generate(
     """One raw sample of the model per context (no filter), with `sampling` (default `SAMPLING`).
 
     Batched across contexts with left padding (masked): faster here than sampling each
-    context on its own with the lean sampler of trainer/sampling.py (23 s vs 47 s for 100)."""
+    context on its own with the lean sampler of trainer/engine/sampling.py (23 s vs 47 s for 100)."""
     import torch
     from tqdm.auto import tqdm
 
-    from trainer.chatformat import context_ids
+    from trainer.model.chatformat import context_ids
 
     model, tokenizer = loaded.model, loaded.tokenizer
     eos = tokenizer.eos_token_id
@@ -309,8 +309,8 @@ def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | 
               draws: int = 1) -> dict:
     """The figures for the baselines, and for the model when `loaded` is given; generation
     metrics are the mean of `draws` draws of `samples` messages (seeds seed, seed + 1, ...)."""
-    from trainer.baselines import CharNgram
-    from trainer.fingerprints import FingerprintSet
+    from trainer.evaluation.baselines import CharNgram
+    from trainer.corpus.fingerprints import FingerprintSet
 
     valid_streams, valid_texts = corpus.valid_streams, corpus.valid_texts
     training_set = FingerprintSet.from_texts(corpus.train_texts)
@@ -363,9 +363,9 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
     `draws` draws of `samples` free messages (seeds seed, seed + 1, ...); with the printed
     examples of the first draw and the seconds the model spent generating. `batch_size` is
     model_generate's (it changes the random stream, not what is measured)."""
-    from trainer.baselines import MarkovChain
-    from trainer.fingerprints import FINGERPRINT_FILE, FingerprintSet
-    from trainer.genmetrics import generation_metrics
+    from trainer.evaluation.baselines import MarkovChain
+    from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
+    from trainer.evaluation.genmetrics import generation_metrics
 
     if training_set is None:
         training_set = FingerprintSet.from_texts(corpus.train_texts)

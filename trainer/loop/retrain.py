@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.home import (
+from trainer.loop.home import (
     DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, resolve_model, utc_now, write_json_atomic,
 )
 
@@ -59,9 +59,9 @@ def split_recent(records: list, fraction: float = VALID_FRACTION) -> tuple[list,
 
 def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progress: bool = True) -> dict:
     """Write the retrain corpus to `work/data` with `prepare`; return a summary of it."""
-    from trainer.prepare import prepare
-    from trainer.privacy import PolicyStore, learnable_records
-    from trainer.records import ChatRecord, write_records
+    from trainer.ingest.prepare import prepare
+    from trainer.corpus.privacy import PolicyStore, learnable_records
+    from trainer.corpus.records import ChatRecord, write_records
 
     blocked: list[str] = []
     inputs: list[Path] = list(also)
@@ -116,9 +116,9 @@ def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progre
 
 def new_emotes(model_dir: Path, data_dir: Path) -> list[str]:
     """Emotes of the fresh corpus that the checkpoint's tokenizer does not have yet."""
-    from trainer.checkpoint import load_card
-    from trainer.records import EMOTES_FILE
-    from trainer.tokenizer import read_emotes
+    from trainer.model.checkpoint import load_card
+    from trainer.corpus.records import EMOTES_FILE
+    from trainer.model.tokenizer import read_emotes
 
     known = set(load_card(model_dir).get("emotes") or [])
     return [e for e in read_emotes(data_dir / EMOTES_FILE) if e not in known]
@@ -134,8 +134,8 @@ def extend_with_emotes(model_dir: Path, emotes: list[str], out_dir: Path) -> Pat
     """
     import torch
 
-    from trainer.checkpoint import load_checkpoint, load_fingerprints, save_checkpoint
-    from trainer.tokenizer import _byte_level, with_emotes, wrap
+    from trainer.model.checkpoint import load_checkpoint, load_fingerprints, save_checkpoint
+    from trainer.model.tokenizer import _byte_level, with_emotes, wrap
 
     model, tokenizer, card = load_checkpoint(model_dir)
     all_emotes = list(dict.fromkeys(list(card.get("emotes") or []) + list(emotes)))
@@ -238,14 +238,14 @@ class RetrainOptions:
 
 
 def _evaluate(model_dir: Path, data_dir: Path, samples: int, progress: bool) -> dict:
-    from trainer.evaluate import evaluate
+    from trainer.evaluation.evaluate import evaluate
 
     return model_figures(evaluate(model_dir, data_dir, samples=samples, progress=progress))
 
 
 def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
     """Run one retrain of a model home; return its final status (also written to status.json)."""
-    from trainer.train import train
+    from trainer.model.train import train
 
     home = ModelHome(home_path)
     home.path.mkdir(parents=True, exist_ok=True)
@@ -400,7 +400,7 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_home(args: argparse.Namespace) -> int:
     home = ModelHome(args.home)
     if args.adopt is not None:
-        from trainer.checkpoint import load_card
+        from trainer.model.checkpoint import load_card
 
         load_card(args.adopt)  # a clear error for anything but a complete checkpoint
         with home.lock():

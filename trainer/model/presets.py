@@ -25,7 +25,7 @@ class Preset:
     block_size: int  # tokens per training block = the context the model is trained for
     batch_size: int  # blocks per optimizer step
     learning_rate: float  # AdamW's: embeddings, norms, biases (and everything when muon_lr is None)
-    muon_lr: float | None  # Muon's, for the transformer blocks' matrices (trainer/optim.py); None: AdamW only
+    muon_lr: float | None  # Muon's, for the transformer blocks' matrices (trainer/model/optim.py); None: AdamW only
     warmup_steps: int
     eval_steps: int  # evaluate on the validation split (and keep the best) every N steps
     eval_blocks: int  # validation blocks used for those evaluations

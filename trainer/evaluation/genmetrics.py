@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from trainer.fingerprints import FingerprintSet
+from trainer.corpus.fingerprints import FingerprintSet
 
 HISTOGRAM_BINS = 11  # 0, 1, ..., 9 words, and 10 or more
 

@@ -9,9 +9,9 @@ How one message is made:
    (`EOS m1 EOS ... mk EOS`), as many of the latest as fit the model's window, and for
    `complete` the viewer's prompt follows (leading command characters stripped, the end kept
    when it is long);
-2. `candidates` continuations are sampled in one batch (trainer/sampling.py), each stopped at
+2. `candidates` continuations are sampled in one batch (trainer/engine/sampling.py), each stopped at
    the message boundary and never ending right after the prompt;
-3. every candidate goes through the filter chain (trainer/safety.py); one survivor is drawn,
+3. every candidate goes through the filter chain (trainer/engine/safety.py); one survivor is drawn,
    preferring candidates that ended on their own over ones cut at `max_new_tokens`. By default
    every survivor is equally likely, so what is posted follows the model's own distribution
    (less what the filters refuse); a finite `choice_temperature` favours candidates with a
@@ -103,7 +103,7 @@ class Candidate:
 
 def _drop_placeholders(text: str) -> str:
     """Remove the cleaner's `@user` stand-in for mentions: the bot never addresses someone at random."""
-    from trainer.cleaning import MENTION
+    from trainer.ingest.cleaning import MENTION
 
     return re.sub(re.escape(MENTION) + r"\b[,:]?", " ", text, flags=re.IGNORECASE)
 
@@ -130,7 +130,7 @@ class Generator:
                  filters=None, model_dir: Path | None = None):
         import torch
 
-        from trainer.safety import FilterChain
+        from trainer.engine.safety import FilterChain
 
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -164,10 +164,10 @@ class Generator:
         fastest for the small presets, and much faster when other jobs share the cores
         (benchmarks/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        from trainer.chatformat import BOUNDARY
-        from trainer.checkpoint import load_card, load_fingerprints
-        from trainer.home import resolve_model
-        from trainer.safety import FilterChain
+        from trainer.model.chatformat import BOUNDARY
+        from trainer.model.checkpoint import load_card, load_fingerprints
+        from trainer.loop.home import resolve_model
+        from trainer.engine.safety import FilterChain
 
         unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
         if unknown:
@@ -242,8 +242,8 @@ class Generator:
         """The part of a viewer's prompt that is echoed: visible text, no leading command
         characters, cleaned like training data (links removed, mentions neutralised), its end
         when long."""
-        from trainer.cleaning import clean_message
-        from trainer.safety import strip_command_prefix
+        from trainer.ingest.cleaning import clean_message
+        from trainer.engine.safety import strip_command_prefix
 
         if not isinstance(prompt, str):
             return ""
@@ -253,7 +253,7 @@ class Generator:
         return strip_command_prefix(_drop_placeholders(text))
 
     def _context_texts(self, context: Sequence[str]) -> list[str]:
-        from trainer.cleaning import clean_message
+        from trainer.ingest.cleaning import clean_message
 
         if isinstance(context, str):
             context = [context]
@@ -282,7 +282,7 @@ class Generator:
 
     def _prefix(self, echo: str, texts: list[str]) -> tuple[list[int], list[int], int]:
         """(prefix ids, prompt ids, max new tokens): context and prompt fitted to the window."""
-        from trainer.chatformat import context_ids
+        from trainer.model.chatformat import context_ids
 
         max_new = max(1, min(self.settings.max_new_tokens, self.window - 2))
         room = self.window - max_new  # for boundary + context + prompt
@@ -293,8 +293,8 @@ class Generator:
 
     def _sample_round(self, echo: str, texts: list[str], allow_mention: str | None,
                       channel: str | None) -> list[Candidate]:
-        from trainer.safety import sanitize
-        from trainer.sampling import sample
+        from trainer.engine.safety import sanitize
+        from trainer.engine.sampling import sample
 
         settings = self.settings
         settings.validate()
@@ -366,7 +366,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.safety import read_word_list
+    from trainer.engine.safety import read_word_list
 
     if args.n < 1:
         raise StreamchatError("-n must be at least 1")

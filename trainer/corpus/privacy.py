@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer.home import read_json, utc_now, write_json_atomic
-from trainer.records import ChatRecord, read_records
+from trainer.loop.home import read_json, utc_now, write_json_atomic
+from trainer.corpus.records import ChatRecord, read_records
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ Added tokens were the obvious alternative and the wrong one: an added `LULW` lea
 before it as an extra token (or swallows it with `lstrip` and loses it on decoding), and
 `single_word` matching rejects a space-prefixed form after a word.
 
-The boundary token is GPT-2's `<|endoftext|>` (trainer/chatformat.py), saved as eos, bos and
+The boundary token is GPT-2's `<|endoftext|>` (trainer/model/chatformat.py), saved as eos, bos and
 unk, so the result loads with `AutoTokenizer.from_pretrained` and a base GPT-2 shares it.
 """
 
@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from trainer.chatformat import BOUNDARY
+from trainer.model.chatformat import BOUNDARY
 
 logger = logging.getLogger(__name__)
 

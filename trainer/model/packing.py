@@ -1,6 +1,6 @@
 """Packed training blocks: the chat format's token stream cut into fixed-length blocks.
 
-Every stream is encoded with trainer/chatformat.py (`EOS m1 EOS m2 ... EOS`), streams are
+Every stream is encoded with trainer/model/chatformat.py (`EOS m1 EOS m2 ... EOS`), streams are
 joined in order (one boundary between the last message of a stream and the first of the
 next), and the whole sequence is cut into blocks of `block_size` tokens. No padding and no
 compute spent on pad tokens: a block may start or end in the middle of a message, and the
@@ -14,14 +14,14 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from trainer.chatformat import encode_stream
-from trainer.records import ChatRecord
+from trainer.model.chatformat import encode_stream
+from trainer.corpus.records import ChatRecord
 
 
 def group_streams(records: Iterable[ChatRecord]) -> Iterator[tuple[str, list[str]]]:
     """(stream, texts) for each run of consecutive records of one stream, in file order.
 
-    Records of one stream are written in time order (trainer/records.py), so keeping the
+    Records of one stream are written in time order (trainer/corpus/records.py), so keeping the
     file order keeps time order.
     """
     stream: str | None = None

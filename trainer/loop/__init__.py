@@ -1,0 +1,2 @@
+"""The learning loop: a model home of versions, retraining from collected chat, promotion and
+rollback."""
