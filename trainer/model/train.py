@@ -485,7 +485,6 @@ def train(
     TimeBudget, MetricsLog = _callback_classes()
     budget = TimeBudget(max_time=max_time, elapsed_before=_elapsed_in(resume_from) if resume_from else 0.0)
     metrics_path = run_dir / METRICS_FILE
-    steps_per_epoch = max(1, len(train_blocks) // chosen.batch_size)
     eval_steps = chosen.eval_steps
     if max_steps:
         eval_steps = max(1, min(eval_steps, max_steps // 2))
