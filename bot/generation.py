@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def load_generator(model: Path, **settings):
     """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not."""
     from trainer.engine.generate import Generator
-    from trainer.loop.home import resolve_model
+    from trainer.model.checkpoint import resolve_model
 
     try:
         path = resolve_model(model)

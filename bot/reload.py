@@ -26,7 +26,8 @@ from typing import Any
 
 from bot.config import EXIT_MODEL
 from trainer.errors import StreamchatError
-from trainer.loop.home import ModelHome, is_home, resolve_model
+from trainer.loop.home import ModelHome
+from trainer.model.checkpoint import is_home, resolve_model
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import ModelHome, RetrainLock, resolve_model
+from trainer.loop.home import ModelHome, RetrainLock
+from trainer.model.checkpoint import resolve_model
 
 
 def fake_checkpoint(path: Path, label: str) -> Path:

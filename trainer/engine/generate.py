@@ -165,8 +165,7 @@ class Generator:
         (benchmarks/generate_speed.md). Other keywords are `SamplingSettings`.
         """
         from trainer.model.chatformat import BOUNDARY
-        from trainer.model.checkpoint import load_card, load_fingerprints
-        from trainer.loop.home import resolve_model
+        from trainer.model.checkpoint import load_card, load_fingerprints, resolve_model
         from trainer.engine.safety import FilterChain
 
         unknown = set(settings) - {f.name for f in fields(SamplingSettings)}

@@ -16,7 +16,9 @@ new version, both complete (a version folder is only ever created by renaming a 
 checkpoint into `versions/`). `models/<name>/current` is itself a checkpoint folder that any
 Hugging Face tool loads. Where the filesystem refuses symlinks (Windows without developer
 mode), `current` is instead a small text file holding `versions/<name>`, written to a
-temporary file and renamed over the old one: just as atomic, read by `resolve_model`.
+temporary file and renamed over the old one: just as atomic. Reading `current` is the
+checkpoint's side of the contract (trainer/model/checkpoint.py: `resolve_model`), so that the
+engine loads a home without knowing about retrains.
 """
 
 from __future__ import annotations
@@ -32,17 +34,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from trainer.errors import StreamchatError
+from trainer.model.checkpoint import CARD_FILE, CURRENT, VERSIONS_DIR, current_version, is_checkpoint
+
 
 logger = logging.getLogger(__name__)
 
-VERSIONS_DIR = "versions"
-CURRENT = "current"
 HISTORY_FILE = "history.json"
 STATUS_FILE = "status.json"
 LOCK_FILE = "retrain.lock"
 LOG_FILE = "retrain.log"
 WORK_DIR = "work"
-CARD_FILE = "streamchat.json"
 RETRAIN_CARD = "retrain.json"  # in a version promoted by a retrain: its evaluation on fresh chat
 DEFAULT_KEEP = 5
 
@@ -90,15 +91,6 @@ def _fsync_dir(path: Path) -> None:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def is_checkpoint(path: Path) -> bool:
-    return (Path(path) / CARD_FILE).is_file()
-
-
-def is_home(path: Path) -> bool:
-    path = Path(path)
-    return (path / VERSIONS_DIR).is_dir() or os.path.lexists(path / CURRENT)
 
 
 # ---------------------------------------------------------------- process liveness
@@ -187,22 +179,8 @@ class ModelHome:
         return self.versions_dir / version
 
     def current_version(self) -> str | None:
-        """The name of the current version, or None when nothing is current yet.
-
-        Cheap (one readlink), so the bot can poll it every few seconds.
-        """
-        pointer = self.path / CURRENT
-        try:
-            target = os.readlink(pointer)
-        except FileNotFoundError:
-            return None
-        except OSError:  # not a symlink: the pointer-file form
-            try:
-                target = pointer.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-        name = Path(target).name
-        return name or None
+        """The name of the current version, or None when nothing is current yet (one readlink)."""
+        return current_version(self.path)
 
     def current_dir(self) -> Path | None:
         version = self.current_version()
@@ -471,42 +449,3 @@ class RetrainLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-# ---------------------------------------------------------------- resolving a model path
-
-def resolve_model(path: str | Path) -> Path:
-    """The checkpoint folder for a plain checkpoint or for a model home's current version.
-
-    For a home this is `versions/<current>` itself (not the `current` link), so a caller
-    that loads it keeps a stable path even if `current` moves on meanwhile.
-    """
-    path = Path(path)
-    if is_checkpoint(path):  # a plain checkpoint, or a home's `current` link itself
-        return path.resolve() if path.is_symlink() else path
-    if is_home(path):
-        home = ModelHome(path)
-        version = home.current_version()
-        if version is None:
-            raise StreamchatError(
-                f"the model home {path} has no current version yet: train one with "
-                f"`python -m trainer retrain --home {path} --collected DIR --from-scratch`, or "
-                f"adopt a checkpoint with `python -m trainer home {path} --adopt MODEL_DIR`."
-            )
-        checkpoint = home.version_dir(version)
-        if not is_checkpoint(checkpoint):
-            raise StreamchatError(
-                f"the model home {path} points at version {version}, which is missing or "
-                f"incomplete; run `python -m trainer rollback --home {path}`."
-            )
-        return checkpoint
-    if not path.exists():
-        raise StreamchatError(
-            f"no model at {path}: the folder does not exist; train one with `python -m trainer train "
-            f"--data DIR --out {path}`, or make it a model home with `python -m trainer home {path} --adopt MODEL_DIR`."
-        )
-    raise StreamchatError(
-        f"{path} is neither a streamchat checkpoint (no {CARD_FILE}) nor a model home "
-        f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
-        "or at models/<name>/."
-    )
