@@ -21,13 +21,13 @@ logger = logging.getLogger(__name__)
 
 
 def load_generator(model: Path, **settings):
-    """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not."""
+    """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not.
+
+    The engine is imported here, not at the top: torch is heavy."""
     from trainer.engine.generate import Generator
-    from trainer.model.checkpoint import resolve_model
 
     try:
-        path = resolve_model(model)
-        return Generator.load(path, **settings)
+        return Generator.load(model, **settings)
     except StreamchatError as error:
         raise StreamchatError(f"cannot load the model {model}: {error}", exit_code=EXIT_MODEL) from None
     except (OSError, ValueError, KeyError, RuntimeError) as error:

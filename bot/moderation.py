@@ -150,14 +150,12 @@ class LearningLoop:
     @classmethod
     def from_environment(cls, model: Path, collect_dir: Path, environ: Mapping[str, str] | None = None) -> LearningLoop:
         """Load the model (StreamchatError with EXIT_MODEL when it can't be) and read STREAMCHAT_RETRAIN_ARGS."""
-        from bot.generation import load_generator
-
         env = read_environment(environ) if environ is None else environ
         try:
             retrain_args = shlex.split(env.get("STREAMCHAT_RETRAIN_ARGS", ""))
         except ValueError as error:
             raise StreamchatError(f"STREAMCHAT_RETRAIN_ARGS is not a valid argument list: {error}") from None
-        loop = cls(collect_dir, ModelReloader(model, load=load_generator), retrain_args=retrain_args)
+        loop = cls(collect_dir, ModelReloader(model), retrain_args=retrain_args)
         loop.reloader.prepare = loop.prepare_generator
         loop.reloader.load_initial()
         loop.default_temperature = loop.reloader.generator.settings.temperature

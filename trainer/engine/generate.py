@@ -164,8 +164,7 @@ class Generator:
         fastest for the small presets, and much faster when other jobs share the cores
         (benchmarks/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        from trainer.model.chatformat import BOUNDARY
-        from trainer.model.checkpoint import load_card, load_fingerprints, resolve_model
+        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, resolve_model
         from trainer.engine.safety import FilterChain
 
         unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
@@ -175,22 +174,11 @@ class Generator:
         sampling.validate()
         # Everything about the folder is checked before the (slow) torch import.
         model_dir = resolve_model(model_dir)
-        card = load_card(model_dir)
         fingerprints = load_fingerprints(model_dir)
+        model, tokenizer, card = load_checkpoint(model_dir)
 
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        except Exception as error:  # corrupt weights, bad config: say which checkpoint and why
-            raise StreamchatError(f"cannot load the model in {model_dir}: {error}; retrain or restore it") from error
-        if tokenizer.eos_token != BOUNDARY:
-            raise StreamchatError(
-                f"the tokenizer in {model_dir} ends messages with {tokenizer.eos_token!r}, not {BOUNDARY!r}; "
-                "this is not a streamchat checkpoint"
-            )
         if threads:
             torch.set_num_threads(threads)
         filters = FilterChain(banned_words=banned_words, fingerprints=fingerprints,

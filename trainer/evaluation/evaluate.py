@@ -63,19 +63,15 @@ class LoadedModel:
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:
-    """Load a streamchat checkpoint for evaluation (StreamchatError when it isn't one)."""
+    """Load a streamchat checkpoint for evaluation, on the GPU when there is one (StreamchatError
+    when it isn't a checkpoint)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainer.model.checkpoint import load_card
+    from trainer.model.checkpoint import load_checkpoint
 
     model_dir = Path(model_dir)
-    card = load_card(model_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if tokenizer.eos_token_id is None:
-        raise StreamchatError(f"{model_dir}: the tokenizer has no boundary (eos) token; retrain the model")
+    model, tokenizer, card = load_checkpoint(model_dir, device=device)
     return LoadedModel(model, tokenizer, card, model_dir)
 
 

@@ -176,13 +176,28 @@ def load_card(model_dir: str | Path) -> dict:
 
 
 def load_checkpoint(model_dir: str | Path, *, device: str = "cpu"):
-    """(model, tokenizer, card) of a checkpoint, the model in eval mode on `device`."""
+    """(model, tokenizer, card) of a checkpoint: the model in fp32 and eval mode on `device`.
+
+    The one loader of a checkpoint (the engine, evaluation, continued training all use it).
+    The folder is checked (`load_card`) before the slow torch import; anything that still
+    fails to load (corrupt weights, a bad config) is a StreamchatError naming the folder.
+    """
+    card = load_card(model_dir)
+
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    card = load_card(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
-    return model, tokenizer, card
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except Exception as error:
+        raise StreamchatError(f"cannot load the model in {model_dir}: {error}; retrain or restore it") from error
+    if tokenizer.eos_token != BOUNDARY:
+        raise StreamchatError(
+            f"the tokenizer in {model_dir} ends messages with {tokenizer.eos_token!r}, not {BOUNDARY!r}; "
+            "this is not a streamchat checkpoint"
+        )
+    return model.to(device).eval(), tokenizer, card
 
 
 def load_fingerprints(model_dir: str | Path) -> FingerprintSet:
