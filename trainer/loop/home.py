@@ -7,7 +7,7 @@
         history.json                versions in the order they became current (for rollback)
         status.json                 the last (or running) retrain: stage, outcome, reason, figures
         retrain.lock                held while a retrain runs: {"pid", "started", ...}
-        retrain.log                 the output of retrains started by the bot
+        retrain.log                 the output of retrains started in the background
         work/                       a running retrain's corpus and candidate (never loaded)
 
 Why `current` is a symlink: it is replaced by renaming a new symlink over it

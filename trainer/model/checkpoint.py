@@ -221,7 +221,7 @@ def is_home(path: str | Path) -> bool:
 def current_version(home: str | Path) -> str | None:
     """The name of a model home's current version, or None when nothing is current yet.
 
-    Cheap (one readlink), so the bot can poll it every few seconds.
+    Cheap (one readlink), so a running model can poll it every few seconds.
     """
     pointer = Path(home) / CURRENT
     try:
