@@ -31,6 +31,7 @@ from pathlib import Path
 from trainer.errors import StreamchatError
 from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, utc_now, write_json_atomic
 from trainer.model.checkpoint import resolve_model
+from trainer.model.presets import PRESET_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -428,7 +429,7 @@ def register(subparsers) -> None:
                         help="another corpus to train on (any format prepare reads); repeatable")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train a new model with a new tokenizer instead of continuing the current one")
-    parser.add_argument("--preset", default="auto", choices=["tiny", "small", "base", "auto"],
+    parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size when starting from scratch (default auto)")
     parser.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME, metavar="S",
                         help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")

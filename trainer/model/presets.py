@@ -58,6 +58,8 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+PRESET_CHOICES = (*PRESETS, "auto")  # what a --preset option accepts
+
 # `auto` picks `base` only on an accelerator and with enough tokens to feed it.
 BASE_MIN_TOKENS = 5_000_000
 SMALL_MIN_TOKENS = 100_000

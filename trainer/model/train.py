@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from trainer.errors import StreamchatError
+from trainer.model.presets import PRESET_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -629,7 +630,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--data", required=True, type=Path, help="prepared corpus folder (prepare's --out)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write (MODEL_DIR)")
-    parser.add_argument("--preset", default="auto", choices=["tiny", "small", "base", "auto"],
+    parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size (default auto: from the corpus size and the device)")
     parser.add_argument("--max-time", type=float, metavar="SECONDS",
                         help="wall-clock training budget; the learning-rate schedule fits into it")
