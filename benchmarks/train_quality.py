@@ -54,7 +54,7 @@ def load_average() -> float:
 def machine_peak(seconds: float) -> dict:
     import torch
 
-    from trainer.model.train import matmul_flops
+    from trainer.model.precision import matmul_flops
 
     return {
         "threads": torch.get_num_threads(),
@@ -141,7 +141,7 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
 
     # alternate the two so that other jobs on the machine slow both alike; the peak is measured
     # right before and after, so that the fraction compares figures taken under the same load
-    from trainer.model.train import matmul_flops
+    from trainer.model.precision import matmul_flops
 
     peaks = [matmul_flops(torch.float32, 2048, 1.0)]
     packed_s, seed_s = [], []
