@@ -29,12 +29,15 @@ import os
 import shutil
 import socket
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.errors import StreamchatError
 from trainer.model.checkpoint import CARD_FILE, CURRENT, VERSIONS_DIR, current_version, is_checkpoint
+
+if TYPE_CHECKING:
+    from trainer.loop.lock import RetrainLock
 
 
 logger = logging.getLogger(__name__)
@@ -301,7 +304,7 @@ class ModelHome:
     def read_status(self) -> dict:
         """The last retrain's status; a 'running' one whose process died reads 'interrupted'."""
         status = read_json(self.status_path, {}) or {}
-        if status.get("state") == "running" and not _owner_alive(status):
+        if status.get("state") == "running" and not owner_alive(status):
             status["state"] = "interrupted"
             status.setdefault("reason", "the retrain process stopped before finishing")
         return status
@@ -313,6 +316,8 @@ class ModelHome:
         return status
 
     def lock(self) -> RetrainLock:
+        from trainer.loop.lock import RetrainLock  # lock.py builds on this module's helpers
+
         return RetrainLock(self.lock_path)
 
     def describe(self) -> str:
@@ -351,7 +356,8 @@ def _card_metrics(model_dir: Path) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _owner_alive(info: dict) -> bool:
+def owner_alive(info: dict) -> bool:
+    """Whether the process an info dict names (pid, start_ticks, host) still runs."""
     pid = info.get("pid")
     if not isinstance(pid, int):
         return False
@@ -375,77 +381,3 @@ def format_status(status: dict) -> str:
     ended = status.get("ended") or ""
     text = f"{outcome} at {ended}" if ended else outcome
     return f"{text}: {reason}" if reason else text
-
-
-# ---------------------------------------------------------------- the retrain lock
-
-class RetrainLock:
-    """An exclusive lock file holding its owner's pid; a dead owner's lock counts as free.
-
-    Created with O_EXCL, so of two processes starting together exactly one wins. The pid
-    (with the process start time on Linux, against pid reuse) lets a later retrain see
-    that the holder was killed and take over.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.held = False
-
-    def owner(self) -> dict | None:
-        """The live holder's info, or None when the lock is free or stale."""
-        info = read_json(self.path, None)
-        if info is None:
-            if self.path.exists():
-                # Being written this instant by a new owner, or a torn write of a dead one.
-                age = time.time() - self.path.stat().st_mtime
-                return {"pid": None, "started": "just now"} if age < 5 else None
-            return None
-        return info if _owner_alive(info) else None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {
-            "pid": os.getpid(),
-            "start_ticks": process_start_ticks(os.getpid()),
-            "host": socket.gethostname(),
-            "started": utc_now(),
-        }
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self.owner()
-                if holder is not None:
-                    raise StreamchatError(
-                        f"a retrain of {self.path.parent} is already running "
-                        f"(pid {holder.get('pid')}, started {holder.get('started')}); wait for it "
-                        "to finish (see its status) or stop that process first."
-                    ) from None
-                logger.warning("removing the stale retrain lock %s left by a stopped process", self.path)
-                try:
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(info, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.held = True
-            return
-        raise StreamchatError(f"could not take the retrain lock {self.path}; try again.")
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self) -> RetrainLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
