@@ -28,6 +28,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -191,3 +192,37 @@ def _repair_torn_tail(path: Path) -> None:
             handle.seek(cut)
             handle.truncate()
             logger.warning("%s: dropped an unfinished last line left by a crash", path)
+
+
+@dataclass
+class _Count:
+    size: int
+    mtime: float
+    lines: int
+
+
+class LineCounter:
+    """Messages in collected files, recounted only for files that changed since the last look."""
+
+    def __init__(self):
+        self._cache: dict[Path, _Count] = {}
+
+    def count(self, path: Path) -> int:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return 0
+        cached = self._cache.get(path)
+        if cached and cached.size == stat.st_size and cached.mtime == stat.st_mtime:
+            return cached.lines
+        lines = 0
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                lines += chunk.count(b"\n")
+        self._cache[path] = _Count(stat.st_size, stat.st_mtime, lines)
+        return lines
+
+    def today_and_total(self, channel_dir: Path) -> tuple[int, int]:
+        today = datetime.now(timezone.utc).strftime("%Y-%m-%d") + ".jsonl"
+        counts = {p.name: self.count(p) for p in privacy.collected_files(channel_dir)}
+        return counts.get(today, 0), sum(counts.values())

@@ -43,7 +43,7 @@ class ModelWorker:
         self.generator = generator
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamchat-generate")
         self.failures = 0
-        # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/moderation.py).
+        # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/learning.py).
         self.sampling: dict[str, dict] = {}
         self._defaults_of = None  # the engine whose own settings `_defaults` holds
         self._defaults: dict = {}
