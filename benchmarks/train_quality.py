@@ -1,4 +1,4 @@
-"""Training benchmark (issue 3): held-out bits/char after a fixed CPU budget, training speed
+"""Training benchmark: held-out bits/char after a fixed CPU budget, training speed
 against the seed project's recipe, and the fraction of the machine's matrix-product peak.
 
     .venv/bin/python benchmarks/train_quality.py            # the full run (~45 minutes)

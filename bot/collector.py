@@ -12,7 +12,7 @@ so a crash or kill -9 loses nothing that was collected (the kernel has it). A re
 appends to the day's file after reading the message ids already in it, so a message that
 Twitch delivers again is never written twice.
 
-The channel's privacy policy (`trainer.corpus.privacy`, `<channel>/policy.json`) is honoured: users
+The channel's privacy policy (`trainer.corpus.privacy`, `<channel>/.policy.json`) is honoured: users
 who opted out or were forgotten are not stored, nor messages with a blocked word; deletions
 and clears by moderators purge the files through `trainer.corpus.privacy`, holding `file_guard` so
 no append slips in between a purge's read and its rename.
@@ -117,7 +117,7 @@ class Collector:
             yield
 
     def reload_policy(self, channel: str) -> None:
-        """Read the channel's policy.json again (after an opt-out, a forget, a blocked word)."""
+        """Read the channel's .policy.json again (after an opt-out, a forget, a blocked word)."""
         files = self._files(channel)
         with files.lock:
             files.policy = privacy.PolicyStore(files.directory).load()

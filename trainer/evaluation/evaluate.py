@@ -6,8 +6,8 @@ summed over messages and divided by the sum of (length + 1). It doesn't depend o
 tokenizer, so models with different vocabularies and the character 5-gram compare directly.
 The model reads the chat format (`EOS m1 EOS m2 ... EOS`); each stream is scored in windows
 of the model's `block_size` that overlap by half, so every token is scored exactly once with
-at least half a window of preceding chat as context. In fp32: bf16 autocast gave the same
-figure to 4 decimals on the 2-core CPU but took 2.2x as long.
+at least half a window of preceding chat as context. In fp32: on a CPU without native bf16,
+bf16 autocast gives the same figure and takes longer.
 
 Generation: free messages conditioned on real validation context (a random place in a
 validation stream, the 8-20 messages before it), from the raw model (no safety filter:
@@ -40,10 +40,10 @@ logger = logging.getLogger(__name__)
 
 CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
 # The model's own distribution (temperature 1), with the 5 % tail of unlikely tokens cut.
-# Temperature 0.9 sharpened it towards the commonest replies, single emotes: on sodapoppin,
-# 44.5 % one-word messages (real: 39 %) and realism AUC 0.576, against 40.7 % and 0.532 at 1.0.
+# Temperature 0.9 sharpened it towards the commonest replies, single emotes, and made the
+# messages easier to tell from real chat (benchmarks/results/sampling_realism.md).
 # top_k=0 explicitly: left unset, `generate` silently keeps only the 50 likeliest tokens,
-# which shortened messages by a third on sodapoppin (3.0 vs 4.0 tokens).
+# which shortens messages.
 SAMPLING = {"temperature": 1.0, "top_p": 0.95, "top_k": 0}
 MAX_NEW_TOKENS = 40
 PRINTED_SAMPLES = 12
@@ -211,7 +211,7 @@ def model_generate(
     """One raw sample of the model per context (no filter), with `sampling` (default `SAMPLING`).
 
     Batched across contexts with left padding (masked): faster here than sampling each
-    context on its own with the lean sampler of trainer/engine/sampling.py (23 s vs 47 s for 100)."""
+    context on its own with the lean sampler of trainer/engine/sampling.py."""
     import torch
     from tqdm.auto import tqdm
 
