@@ -106,7 +106,7 @@ class Start:
     model: object | None
     emotes: list[str]  # the emotes the tokenizer keeps whole
     pretrained_from: str | None
-    preset: str
+    preset: str  # the preset and overrides the run uses (a continued checkpoint keeps its own)
     overrides: dict | None
 
 
