@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/eval_baselines.py [--samples 1000] [--seeds 3]
 
-For each set: `prepare` (sodapoppin with VOD 752430475 as validation, as in issue 3; the
+For each set: `prepare` (sodapoppin with VOD 752430475 as validation, the split the training benchmarks use; the
 others with prepare's default split, the most recent streams), then `evaluate_baselines`:
 the character 5-gram's held-out bits per char (all validation messages, and those never seen
 in training) with its fit + scoring time, and the word Markov chain's generation metrics,
@@ -33,7 +33,7 @@ RESULTS = REPO / "benchmarks" / "results"
 OUT = REPO / "benchmarks" / "out" / "eval_baselines"
 
 SETS = {
-    "sodapoppin-tcd": "752430475",  # the issue's split: this VOD is the validation set
+    "sodapoppin-tcd": "752430475",  # the training benchmarks' split: this VOD is the validation set
     "fl0m-tsv": None,
     "irc-client-2016": None,
     "rayrabenstein-gql": None,

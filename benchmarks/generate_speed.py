@@ -114,7 +114,6 @@ def main() -> int:
     import transformers
     from transformers import pipeline
 
-    from trainer.model.chatformat import context_ids
     from trainer.engine.generate import Generator
     from trainer.corpus.records import read_records
     from trainer.engine.sampling import sample

@@ -1,4 +1,4 @@
-"""Equal-step training runs that chose the optimizer and its settings (issue 3).
+"""Equal-step training runs that chose the optimizer and its settings (for the CPU budget).
 
 A bare training loop (the same model, packing and schedule as `trainer train`, without the
 Trainer's evaluations and saves) on the sodapoppin corpus that benchmarks/train_quality.py

@@ -1,4 +1,4 @@
-"""Equal-time training runs that choose the `small` preset (issue 3).
+"""Equal-time training runs that choose the `small` preset (the shape that learns most in a CPU budget).
 
 Each run trains one configuration for the same wall-clock budget on one thread, on the
 sodapoppin corpus that benchmarks/train_quality.py prepares, then scores bits per char on the

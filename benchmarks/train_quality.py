@@ -1,4 +1,4 @@
-"""Training benchmark (issue 3): held-out bits/char after a fixed CPU budget, training speed
+"""Training benchmark: held-out bits/char after a fixed CPU budget, training speed
 against the seed project's recipe, and the fraction of the machine's matrix-product peak.
 
     .venv/bin/python benchmarks/train_quality.py            # the full run (~45 minutes)
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import platform
 import shutil
@@ -55,7 +54,7 @@ def load_average() -> float:
 def machine_peak(seconds: float) -> dict:
     import torch
 
-    from trainer.model.train import matmul_flops
+    from trainer.model.precision import matmul_flops
 
     return {
         "threads": torch.get_num_threads(),
@@ -142,7 +141,7 @@ def throughput(model_dir: Path, data_dir: Path, peak: dict, steps: int, bf16: bo
 
     # alternate the two so that other jobs on the machine slow both alike; the peak is measured
     # right before and after, so that the fraction compares figures taken under the same load
-    from trainer.model.train import matmul_flops
+    from trainer.model.precision import matmul_flops
 
     peaks = [matmul_flops(torch.float32, 2048, 1.0)]
     packed_s, seed_s = [], []

@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.moderation import LearningLoop, command_names, moderation_component
+    from bot.commands import ModeratorCommands, command_names
+    from bot.learning import LearningLoop
 
     settings = load_settings()
     if not settings.tokens_path.is_file():
@@ -60,10 +61,10 @@ def run(args: argparse.Namespace) -> int:
             exit_code=EXIT_SETTINGS,
         )
     names = command_names()
-    # The learning loop loads the model (following a model home's `current`) and adds the
-    # moderators' commands, live reload, retraining and opt-outs (issue 6).
+    # The learning loop loads the model (following a model home's `current`); with the
+    # moderators' commands it adds live reload, retraining and opt-outs to the chat bot.
     learning = LearningLoop.from_environment(settings.model, settings.collect_dir)
-    asyncio.run(run_bot(settings, learning.generator, components=[moderation_component(learning, names)]))
+    asyncio.run(run_bot(settings, learning.generator, components=[ModeratorCommands.factory(learning, names)]))
     return 0
 
 

@@ -12,7 +12,7 @@ so a crash or kill -9 loses nothing that was collected (the kernel has it). A re
 appends to the day's file after reading the message ids already in it, so a message that
 Twitch delivers again is never written twice.
 
-The channel's privacy policy (`trainer.corpus.privacy`, `<channel>/policy.json`) is honoured: users
+The channel's privacy policy (`trainer.corpus.privacy`, `<channel>/.policy.json`) is honoured: users
 who opted out or were forgotten are not stored, nor messages with a blocked word; deletions
 and clears by moderators purge the files through `trainer.corpus.privacy`, holding `file_guard` so
 no append slips in between a purge's read and its rename.
@@ -28,6 +28,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -116,7 +117,7 @@ class Collector:
             yield
 
     def reload_policy(self, channel: str) -> None:
-        """Read the channel's policy.json again (after an opt-out, a forget, a blocked word)."""
+        """Read the channel's .policy.json again (after an opt-out, a forget, a blocked word)."""
         files = self._files(channel)
         with files.lock:
             files.policy = privacy.PolicyStore(files.directory).load()
@@ -191,3 +192,37 @@ def _repair_torn_tail(path: Path) -> None:
             handle.seek(cut)
             handle.truncate()
             logger.warning("%s: dropped an unfinished last line left by a crash", path)
+
+
+@dataclass
+class _Count:
+    size: int
+    mtime: float
+    lines: int
+
+
+class LineCounter:
+    """Messages in collected files, recounted only for files that changed since the last look."""
+
+    def __init__(self):
+        self._cache: dict[Path, _Count] = {}
+
+    def count(self, path: Path) -> int:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return 0
+        cached = self._cache.get(path)
+        if cached and cached.size == stat.st_size and cached.mtime == stat.st_mtime:
+            return cached.lines
+        lines = 0
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                lines += chunk.count(b"\n")
+        self._cache[path] = _Count(stat.st_size, stat.st_mtime, lines)
+        return lines
+
+    def today_and_total(self, channel_dir: Path) -> tuple[int, int]:
+        today = datetime.now(timezone.utc).strftime("%Y-%m-%d") + ".jsonl"
+        counts = {p.name: self.count(p) for p in privacy.collected_files(channel_dir)}
+        return counts.get(today, 0), sum(counts.values())

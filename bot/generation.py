@@ -21,13 +21,13 @@ logger = logging.getLogger(__name__)
 
 
 def load_generator(model: Path, **settings):
-    """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not."""
+    """`trainer.engine.generate.Generator` for a checkpoint or a model home, or a StreamchatError saying why not.
+
+    The engine is imported here, not at the top: torch is heavy."""
     from trainer.engine.generate import Generator
-    from trainer.loop.home import resolve_model
 
     try:
-        path = resolve_model(model)
-        return Generator.load(path, **settings)
+        return Generator.load(model, **settings)
     except StreamchatError as error:
         raise StreamchatError(f"cannot load the model {model}: {error}", exit_code=EXIT_MODEL) from None
     except (OSError, ValueError, KeyError, RuntimeError) as error:
@@ -43,7 +43,7 @@ class ModelWorker:
         self.generator = generator
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamchat-generate")
         self.failures = 0
-        # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/moderation.py).
+        # Per-channel sampling settings ({"temperature": 0.8}) set by moderators (bot/learning.py).
         self.sampling: dict[str, dict] = {}
         self._defaults_of = None  # the engine whose own settings `_defaults` holds
         self._defaults: dict = {}

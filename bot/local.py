@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise StreamchatError(
             f"no model at {model}. Make one from your channel's chat logs:\n"
             "  python -m trainer prepare LOGS... --out data/prepared/mychannel\n"
-            "  python -m trainer train data/prepared/mychannel --out models/mychannel\n"
+            "  python -m trainer train --data data/prepared/mychannel --out models/mychannel\n"
             f"or try the bundled sample: python -m bot local --train-sample",
             exit_code=EXIT_MODEL,
         )

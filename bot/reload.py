@@ -25,19 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import EXIT_MODEL
+from bot.generation import load_generator
 from trainer.errors import StreamchatError
-from trainer.loop.home import ModelHome, is_home, resolve_model
+from trainer.loop.home import ModelHome
+from trainer.model.checkpoint import is_home, resolve_model
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
-
-
-def load_generator(model_dir: Path):
-    """The engine for a checkpoint (trainer.engine.generate), imported lazily: torch is heavy."""
-    from trainer.engine.generate import Generator
-
-    return Generator.load(model_dir)
 
 
 class ModelReloader:

@@ -1,6 +1,6 @@
 """What moderators change from chat, kept per channel across restarts.
 
-    STREAMCHAT_COLLECT_DIR/<channel>/settings.json
+    STREAMCHAT_COLLECT_DIR/<channel>/.settings.json
     {"posting": false, "join_minutes": 5.0, "cooldown": 10.0, "temperature": 0.8}
 
 Only what a moderator set is stored; everything else keeps the value from the environment

@@ -32,10 +32,7 @@ TINY_TRAIN_STEPS = 60  # a few seconds on one core; enough for the loss to fall 
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A real streamchat checkpoint: `data/sample/` prepared, then the tiny preset trained for
     a few seconds. Session-scoped: every test that needs a real model shares this one."""
-    try:
-        from trainer.ingest.prepare import prepare
-    except ImportError:
-        pytest.skip("trainer.ingest.prepare is not there yet; the tiny checkpoint needs the prepared sample")
+    from trainer.ingest.prepare import prepare
     from trainer.model.train import train
 
     base = tmp_path_factory.mktemp("tiny_checkpoint")

@@ -14,12 +14,12 @@ import torch
 from trainer.model.chatformat import BOUNDARY, encode_stream
 from trainer.model.checkpoint import save_checkpoint
 from trainer.errors import StreamchatError
+from trainer.evaluation.report import format_report
 from trainer.evaluation.evaluate import (
     _windows,
     bits_per_char,
     evaluate,
     evaluate_baselines,
-    format_report,
     load_model,
     model_message_bits,
     sample_contexts,

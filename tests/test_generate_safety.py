@@ -11,7 +11,6 @@ from trainer.engine.safety import (
     FilterChain,
     default_banned_words,
     has_url,
-    is_safe,
     read_word_list,
     sanitize,
     strip_command_prefix,
@@ -182,12 +181,13 @@ def test_rejections_are_counted_by_reason(chain):
     assert chain.counts == {"command": 2, "url": 1}
 
 
-def test_is_safe_default_chain():
-    assert is_safe("hello chat")
-    assert not is_safe("!chat")
-    assert not is_safe("@x hi")
-    assert is_safe("@x hi", allow_mention="x")
-    assert not is_safe("n1gg3r")
+def test_default_chain():
+    chain = FilterChain()
+    assert chain.check("hello chat") is None
+    assert chain.check("!chat") is not None
+    assert chain.check("@x hi") is not None
+    assert chain.check("@x hi", allow_mention="x") is None
+    assert chain.check("n1gg3r") is not None
 
 
 def test_content_reason_covers_what_no_continuation_repairs(chain):

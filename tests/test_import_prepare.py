@@ -215,7 +215,7 @@ def test_several_channels_in_one_capture_are_separate_streams(tmp_path):
         channel = "first" if i % 2 else "second"
         lines.append(f":u{i}!u{i}@u{i}.tmi.twitch.tv PRIVMSG #{channel} :message {i}\n")
     (tmp_path / "capture.irc").write_text("".join(lines))
-    stats = prepare([tmp_path / "capture.irc"], tmp_path / "out", progress=False)
+    prepare([tmp_path / "capture.irc"], tmp_path / "out", progress=False)
     records = list(read_records(tmp_path / "out" / "train.jsonl")) + list(read_records(tmp_path / "out" / "valid.jsonl"))
     # the first line names the capture's channel; the other channel gets its own stream
     assert {(r.channel, r.stream) for r in records} == {("second", "capture"), ("first", "first/capture")}

@@ -24,7 +24,7 @@ FAST = {"STREAMCHAT_RATE_LIMIT": "1000"}  # many short replies in a few seconds;
 
 
 class LoopBot:
-    """The bot as `python -m bot run` builds it (learning loop + moderation component), in this loop."""
+    """The bot as `python -m bot run` builds it (learning loop + moderator commands), in this loop."""
 
     def __init__(self, env: dict[str, str]):
         from bot.config import load_settings
@@ -37,7 +37,8 @@ class LoopBot:
 
     async def __aenter__(self):
         from bot.cli import run_bot
-        from bot.moderation import LearningLoop, command_names, moderation_component
+        from bot.commands import ModeratorCommands, command_names
+        from bot.learning import LearningLoop
 
         self.loop = await asyncio.to_thread(
             LearningLoop.from_environment, self.settings.model, self.settings.collect_dir, self.env)
@@ -48,7 +49,7 @@ class LoopBot:
             self.bot = bot
             ready.set()
 
-        component = moderation_component(self.loop, command_names(self.env))
+        component = ModeratorCommands.factory(self.loop, command_names(self.env))
         self.task = asyncio.get_running_loop().create_task(
             run_bot(self.settings, self.loop.generator, components=[component], on_ready=on_ready))
         waiter = asyncio.ensure_future(ready.wait())

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import ModelHome, RetrainLock, resolve_model
+from trainer.loop.home import ModelHome
+from trainer.loop.lock import RetrainLock
+from trainer.model.checkpoint import resolve_model
 
 
 def fake_checkpoint(path: Path, label: str) -> Path:
@@ -78,7 +80,7 @@ def test_retrain_lock_refuses_a_second_and_takes_over_a_stale_one(tmp_path):
     assert not lock_path.exists()
     # A process that took the lock and was killed with SIGKILL leaves a stale lock behind.
     code = (
-        "import os,sys; from trainer.loop.home import RetrainLock; "
+        "import os,sys; from trainer.loop.lock import RetrainLock; "
         f"RetrainLock({str(lock_path)!r}).acquire(); os.kill(os.getpid(), 9)"
     )
     subprocess.run([sys.executable, "-c", code], check=False)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from trainer.corpus import privacy
-from trainer.model.checkpoint import load_card
+from trainer.model.checkpoint import load_card, resolve_model
 from trainer.errors import StreamchatError
-from trainer.loop.home import ModelHome, resolve_model
+from trainer.loop.home import ModelHome
 from trainer.corpus.records import ChatRecord, read_records, write_records
 from trainer.loop.retrain import RetrainOptions, build_corpus, decide, extend_with_emotes, retrain
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from train_corpus import write_corpus
 
-import trainer.model.train as train_module
+import trainer.model.fitting as fitting_module
 from trainer.model.checkpoint import load_card
 from trainer.model.train import RUN_DIR, train
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def interrupt_at(step: int):
     """Make the next run raise KeyboardInterrupt (Ctrl-C) when it reaches `step`."""
-    make = train_module._callback_classes
+    make = fitting_module.callback_classes
 
     def patched():
         TimeBudget, MetricsLog = make()
@@ -35,7 +35,7 @@ def test_resume_continues_where_it_stopped(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "corpus")
     out = tmp_path / "model"
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "_callback_classes", interrupt_at(25))
+        patch.setattr(fitting_module, "callback_classes", interrupt_at(25))
         with pytest.raises(KeyboardInterrupt):
             train(corpus, out, preset="tiny", max_steps=40, progress=False)
     # the run saved at step 20 (every max_steps // 2 steps) and died at 25: no checkpoint yet

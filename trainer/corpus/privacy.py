@@ -1,11 +1,11 @@
 """What may be learned from a channel's collected chat, and purging what may not.
 
-Each channel's collect folder (`STREAMCHAT_COLLECT_DIR/<channel>/`, the bot's daily
+Each channel's collect folder (the collector's daily
 `<YYYY-MM-DD>.jsonl` files) holds a `.policy.json` (hidden, like the collector's `.salt`, so `prepare` pointed at the folder skips it):
 
     {"opt_in_only": false,        learn only from `allowed` users (for cautious streamers)
      "allowed": [hash, ...],      users who opted in
-     "opted_out": [hash, ...],    viewers who asked not to be learned from (!chatoptout)
+     "opted_out": [hash, ...],    viewers who asked not to be learned from (opt-out command)
      "forgotten": [hash, ...],    users a moderator had forgotten
      "cleared": {hash: time},     users whose messages were cleared (ban, timeout) at that time
      "deleted_ids": [id, ...],    messages moderators deleted

@@ -47,9 +47,8 @@ MAX_CONTEXT_MESSAGES = 200  # only the latest messages can fit any window; don't
 class SamplingSettings:
     """How candidates are sampled and chosen; change any field at run time (`gen.settings.x = ...`)."""
 
-    # Temperature 1 and top-p 0.95 without top-k read most like real chat: on sodapoppin the raw
-    # model's messages scored realism AUC 0.573 that way, against 0.683 at 0.9 / 0.95 / top-k 50,
-    # which also made more single-emote replies (benchmarks/results/sampling_realism.md).
+    # Temperature 1 and top-p 0.95 without top-k read most like real chat; the earlier 0.9 / 0.95 /
+    # top-k 50 read less like it and made more single-emote replies (benchmarks/results/sampling_realism.md).
     temperature: float = 1.0  # < 1 safer and blander, > 1 wilder; 0 = always the likeliest token
     top_p: float = 0.95  # sample only from the smallest set of tokens holding this probability
     top_k: int = 0  # ... and only from the k likeliest tokens (0 = no limit)
@@ -58,8 +57,8 @@ class SamplingSettings:
     candidates: int = 8  # sampled in one batch per round
     attempts: int = 3  # rounds of sampling before giving up (None)
     # How to pick among safe candidates: inf = uniformly (the model's own distribution), finite =
-    # weighted by score (blander: 0.64 realism AUC at 1.0 against 0.59 uniform on sodapoppin,
-    # benchmarks/results/sampling_realism.md), 0 = the best score.
+    # weighted by score (blander, easier to tell from real chat: benchmarks/results/sampling_realism.md),
+    # 0 = the best score.
     choice_temperature: float = math.inf
     max_words: int = 60  # word limit of a posted message
     max_emote_run: int = 5  # the longest run of one repeated emote/word kept
@@ -162,11 +161,9 @@ class Generator:
         `banned_words=None` uses the shipped default list; `extra_banned_words` are added to it.
         `threads` sets torch's thread count (process-wide; None leaves it alone): one thread is
         fastest for the small presets, and much faster when other jobs share the cores
-        (benchmarks/generate_speed.md). Other keywords are `SamplingSettings`.
+        (benchmarks/results/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        from trainer.model.chatformat import BOUNDARY
-        from trainer.model.checkpoint import load_card, load_fingerprints
-        from trainer.loop.home import resolve_model
+        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, resolve_model
         from trainer.engine.safety import FilterChain
 
         unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
@@ -176,22 +173,11 @@ class Generator:
         sampling.validate()
         # Everything about the folder is checked before the (slow) torch import.
         model_dir = resolve_model(model_dir)
-        card = load_card(model_dir)
         fingerprints = load_fingerprints(model_dir)
+        model, tokenizer, card = load_checkpoint(model_dir)
 
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        except Exception as error:  # corrupt weights, bad config: say which checkpoint and why
-            raise StreamchatError(f"cannot load the model in {model_dir}: {error}; retrain or restore it") from error
-        if tokenizer.eos_token != BOUNDARY:
-            raise StreamchatError(
-                f"the tokenizer in {model_dir} ends messages with {tokenizer.eos_token!r}, not {BOUNDARY!r}; "
-                "this is not a streamchat checkpoint"
-            )
         if threads:
             torch.set_num_threads(threads)
         filters = FilterChain(banned_words=banned_words, fingerprints=fingerprints,

@@ -357,9 +357,6 @@ class FilterChain:
             self.counts[reason] += 1
         return reason
 
-    def is_safe(self, text: str, *, allow_mention: str | None = None, channel: str | None = None) -> bool:
-        return self.check(text, allow_mention=allow_mention, channel=channel) is None
-
     def content_reason(self, text: str, *, allow_mention: str | None = None) -> str | None:
         """The rules no added text can repair (url, mention, banned_word), counted like check():
         a prompt that fails one is refused before any sampling."""
@@ -400,15 +397,3 @@ class FilterChain:
             return "repeat"
         return None
 
-
-_default_chain: FilterChain | None = None
-
-
-def is_safe(text: str, *, allow_mention: str | None = None, chain: FilterChain | None = None) -> bool:
-    """Whether `text` may be posted, by `chain` or by a chain with the default settings."""
-    global _default_chain
-    if chain is None:
-        if _default_chain is None:
-            _default_chain = FilterChain()
-        chain = _default_chain
-    return chain.check(text, allow_mention=allow_mention) is None

@@ -6,8 +6,8 @@ summed over messages and divided by the sum of (length + 1). It doesn't depend o
 tokenizer, so models with different vocabularies and the character 5-gram compare directly.
 The model reads the chat format (`EOS m1 EOS m2 ... EOS`); each stream is scored in windows
 of the model's `block_size` that overlap by half, so every token is scored exactly once with
-at least half a window of preceding chat as context. In fp32: bf16 autocast gave the same
-figure to 4 decimals on the 2-core CPU but took 2.2x as long.
+at least half a window of preceding chat as context. In fp32: on a CPU without native bf16,
+bf16 autocast gives the same figure and takes longer.
 
 Generation: free messages conditioned on real validation context (a random place in a
 validation stream, the 8-20 messages before it), from the raw model (no safety filter:
@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.evaluation.baselines import group_streams
+from trainer.evaluation.report import format_report
 from trainer.errors import StreamchatError
 from trainer.corpus.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
 from trainer.model.tokenizer import read_emotes
@@ -39,10 +40,10 @@ logger = logging.getLogger(__name__)
 
 CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
 # The model's own distribution (temperature 1), with the 5 % tail of unlikely tokens cut.
-# Temperature 0.9 sharpened it towards the commonest replies, single emotes: on sodapoppin,
-# 44.5 % one-word messages (real: 39 %) and realism AUC 0.576, against 40.7 % and 0.532 at 1.0.
+# Temperature 0.9 sharpened it towards the commonest replies, single emotes, and made the
+# messages easier to tell from real chat (benchmarks/results/sampling_realism.md).
 # top_k=0 explicitly: left unset, `generate` silently keeps only the 50 likeliest tokens,
-# which shortened messages by a third on sodapoppin (3.0 vs 4.0 tokens).
+# which shortens messages.
 SAMPLING = {"temperature": 1.0, "top_p": 0.95, "top_k": 0}
 MAX_NEW_TOKENS = 40
 PRINTED_SAMPLES = 12
@@ -63,19 +64,15 @@ class LoadedModel:
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:
-    """Load a streamchat checkpoint for evaluation (StreamchatError when it isn't one)."""
+    """Load a streamchat checkpoint for evaluation, on the GPU when there is one (StreamchatError
+    when it isn't a checkpoint)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainer.model.checkpoint import load_card
+    from trainer.model.checkpoint import load_checkpoint
 
     model_dir = Path(model_dir)
-    card = load_card(model_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if tokenizer.eos_token_id is None:
-        raise StreamchatError(f"{model_dir}: the tokenizer has no boundary (eos) token; retrain the model")
+    model, tokenizer, card = load_checkpoint(model_dir, device=device)
     return LoadedModel(model, tokenizer, card, model_dir)
 
 
@@ -214,7 +211,7 @@ def model_generate(
     """One raw sample of the model per context (no filter), with `sampling` (default `SAMPLING`).
 
     Batched across contexts with left padding (masked): faster here than sampling each
-    context on its own with the lean sampler of trainer/engine/sampling.py (23 s vs 47 s for 100)."""
+    context on its own with the lean sampler of trainer/engine/sampling.py."""
     import torch
     from tqdm.auto import tqdm
 
@@ -438,57 +435,6 @@ def register(subparsers) -> None:
                         help="average the generation metrics over K draws (seeds SEED..SEED+K-1): one draw of "
                              "1,000 messages moves the realism AUC by about 0.03")
     parser.set_defaults(func=run)
-
-
-def format_report(result: dict) -> str:
-    """The figures as a table for people, with the printed samples."""
-    bpc = result["bits_per_char"]
-    val = result["validation"]
-    fmt = lambda f, v: "n/a" if v is None else f.format(v)  # noqa: E731
-    lines = [
-        f"validation: {val['messages']} messages in {val['streams']} streams, "
-        f"{val['novel_share']:.0%} of them never seen in training",
-        "bits per char     all messages   novel messages",
-    ]
-    for name, label in (("model", "model"), ("char_5gram", "char 5-gram")):
-        if name in bpc:
-            lines.append(f"  {label:<15} {bpc[name]:>10.3f}   {fmt('{:>12.3f}', bpc[name + '_novel'])}")
-    if "model_vs_5gram" in bpc:
-        lines.append(f"  model vs 5-gram: {bpc['model_vs_5gram']:+.1%}")
-    generation = result.get("generation")
-    if generation:
-        names = [name for name in ("model", "markov") if name in generation]
-        rows = [
-            ("empty rate", "empty_rate", None, "{:.1%}"),
-            ("one-word rate", "one_word_rate", "real_one_word_rate", "{:.1%}"),
-            ("mean words", "mean_words", "real_mean_words", "{:.2f}"),
-            ("median words", "median_words", "real_median_words", "{:.1f}"),
-            ("words hist. distance", "words_histogram_distance", None, "{:.3f}"),
-            ("copies (3+ words)", "copy_rate_3plus", None, "{:.1%}"),
-            ("copies (all)", "copy_rate_all", None, "{:.1%}"),
-            ("distinct-1", "distinct_1", "real_distinct_1", "{:.3f}"),
-            ("distinct-2", "distinct_2", "real_distinct_2", "{:.3f}"),
-            ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
-            ("realism AUC", "realism_auc", None, "{:.3f}"),
-        ]
-        header = "".join(f"{name:>10}" for name in names + ["real"])
-        draws = generation.get("draws", 1)
-        title = f"generation, {generation['samples']} messages each" + (f", mean of {draws} draws" if draws > 1 else "")
-        lines.append(f"{title:<33}{header}")
-        for label, key, real_key, f in rows:
-            cells = "".join(f"{fmt(f, generation[name][key]):>10}" for name in names)
-            real = fmt(f, generation[names[0]][real_key]) if real_key else ""
-            lines.append(f"  {label:<31}{cells}{real:>10}")
-        if draws > 1:
-            for name in names:
-                each = " / ".join(f"{v:.3f}" for v in generation[name]["realism_auc_draws"] if v is not None)
-                lines.append(f"  realism AUC of each draw, {name}: {each}")
-    for i, example in enumerate(result.get("examples", []), 1):
-        lines.append(f"--- sample {i}: ... {' | '.join(example['context'])}")
-        for name in ("real", "model", "markov"):
-            if name in example:
-                lines.append(f"    {name + ':':<8}{example[name]}")
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:

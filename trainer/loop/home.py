@@ -7,7 +7,7 @@
         history.json                versions in the order they became current (for rollback)
         status.json                 the last (or running) retrain: stage, outcome, reason, figures
         retrain.lock                held while a retrain runs: {"pid", "started", ...}
-        retrain.log                 the output of retrains started by the bot
+        retrain.log                 the output of retrains started in the background
         work/                       a running retrain's corpus and candidate (never loaded)
 
 Why `current` is a symlink: it is replaced by renaming a new symlink over it
@@ -16,7 +16,9 @@ new version, both complete (a version folder is only ever created by renaming a 
 checkpoint into `versions/`). `models/<name>/current` is itself a checkpoint folder that any
 Hugging Face tool loads. Where the filesystem refuses symlinks (Windows without developer
 mode), `current` is instead a small text file holding `versions/<name>`, written to a
-temporary file and renamed over the old one: just as atomic, read by `resolve_model`.
+temporary file and renamed over the old one: just as atomic. Reading `current` is the
+checkpoint's side of the contract (trainer/model/checkpoint.py: `resolve_model`), so that the
+engine loads a home without knowing about retrains.
 """
 
 from __future__ import annotations
@@ -27,22 +29,24 @@ import os
 import shutil
 import socket
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.errors import StreamchatError
+from trainer.model.checkpoint import CARD_FILE, CURRENT, VERSIONS_DIR, current_version, is_checkpoint
+
+if TYPE_CHECKING:
+    from trainer.loop.lock import RetrainLock
+
 
 logger = logging.getLogger(__name__)
 
-VERSIONS_DIR = "versions"
-CURRENT = "current"
 HISTORY_FILE = "history.json"
 STATUS_FILE = "status.json"
 LOCK_FILE = "retrain.lock"
 LOG_FILE = "retrain.log"
 WORK_DIR = "work"
-CARD_FILE = "streamchat.json"
 RETRAIN_CARD = "retrain.json"  # in a version promoted by a retrain: its evaluation on fresh chat
 DEFAULT_KEEP = 5
 
@@ -90,15 +94,6 @@ def _fsync_dir(path: Path) -> None:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def is_checkpoint(path: Path) -> bool:
-    return (Path(path) / CARD_FILE).is_file()
-
-
-def is_home(path: Path) -> bool:
-    path = Path(path)
-    return (path / VERSIONS_DIR).is_dir() or os.path.lexists(path / CURRENT)
 
 
 # ---------------------------------------------------------------- process liveness
@@ -187,22 +182,8 @@ class ModelHome:
         return self.versions_dir / version
 
     def current_version(self) -> str | None:
-        """The name of the current version, or None when nothing is current yet.
-
-        Cheap (one readlink), so the bot can poll it every few seconds.
-        """
-        pointer = self.path / CURRENT
-        try:
-            target = os.readlink(pointer)
-        except FileNotFoundError:
-            return None
-        except OSError:  # not a symlink: the pointer-file form
-            try:
-                target = pointer.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-        name = Path(target).name
-        return name or None
+        """The name of the current version, or None when nothing is current yet (one readlink)."""
+        return current_version(self.path)
 
     def current_dir(self) -> Path | None:
         version = self.current_version()
@@ -323,7 +304,7 @@ class ModelHome:
     def read_status(self) -> dict:
         """The last retrain's status; a 'running' one whose process died reads 'interrupted'."""
         status = read_json(self.status_path, {}) or {}
-        if status.get("state") == "running" and not _owner_alive(status):
+        if status.get("state") == "running" and not owner_alive(status):
             status["state"] = "interrupted"
             status.setdefault("reason", "the retrain process stopped before finishing")
         return status
@@ -335,6 +316,8 @@ class ModelHome:
         return status
 
     def lock(self) -> RetrainLock:
+        from trainer.loop.lock import RetrainLock  # lock.py builds on this module's helpers
+
         return RetrainLock(self.lock_path)
 
     def describe(self) -> str:
@@ -373,7 +356,8 @@ def _card_metrics(model_dir: Path) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _owner_alive(info: dict) -> bool:
+def owner_alive(info: dict) -> bool:
+    """Whether the process an info dict names (pid, start_ticks, host) still runs."""
     pid = info.get("pid")
     if not isinstance(pid, int):
         return False
@@ -397,116 +381,3 @@ def format_status(status: dict) -> str:
     ended = status.get("ended") or ""
     text = f"{outcome} at {ended}" if ended else outcome
     return f"{text}: {reason}" if reason else text
-
-
-# ---------------------------------------------------------------- the retrain lock
-
-class RetrainLock:
-    """An exclusive lock file holding its owner's pid; a dead owner's lock counts as free.
-
-    Created with O_EXCL, so of two processes starting together exactly one wins. The pid
-    (with the process start time on Linux, against pid reuse) lets a later retrain see
-    that the holder was killed and take over.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.held = False
-
-    def owner(self) -> dict | None:
-        """The live holder's info, or None when the lock is free or stale."""
-        info = read_json(self.path, None)
-        if info is None:
-            if self.path.exists():
-                # Being written this instant by a new owner, or a torn write of a dead one.
-                age = time.time() - self.path.stat().st_mtime
-                return {"pid": None, "started": "just now"} if age < 5 else None
-            return None
-        return info if _owner_alive(info) else None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {
-            "pid": os.getpid(),
-            "start_ticks": process_start_ticks(os.getpid()),
-            "host": socket.gethostname(),
-            "started": utc_now(),
-        }
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self.owner()
-                if holder is not None:
-                    raise StreamchatError(
-                        f"a retrain of {self.path.parent} is already running "
-                        f"(pid {holder.get('pid')}, started {holder.get('started')}); wait for it "
-                        "to finish (see its status) or stop that process first."
-                    ) from None
-                logger.warning("removing the stale retrain lock %s left by a stopped process", self.path)
-                try:
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(info, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.held = True
-            return
-        raise StreamchatError(f"could not take the retrain lock {self.path}; try again.")
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self) -> RetrainLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-# ---------------------------------------------------------------- resolving a model path
-
-def resolve_model(path: str | Path) -> Path:
-    """The checkpoint folder for a plain checkpoint or for a model home's current version.
-
-    For a home this is `versions/<current>` itself (not the `current` link), so a caller
-    that loads it keeps a stable path even if `current` moves on meanwhile.
-    """
-    path = Path(path)
-    if is_checkpoint(path):  # a plain checkpoint, or a home's `current` link itself
-        return path.resolve() if path.is_symlink() else path
-    if is_home(path):
-        home = ModelHome(path)
-        version = home.current_version()
-        if version is None:
-            raise StreamchatError(
-                f"the model home {path} has no current version yet: train one with "
-                f"`python -m trainer retrain --home {path} --collected DIR --from-scratch`, or "
-                f"adopt a checkpoint with `python -m trainer home {path} --adopt MODEL_DIR`."
-            )
-        checkpoint = home.version_dir(version)
-        if not is_checkpoint(checkpoint):
-            raise StreamchatError(
-                f"the model home {path} points at version {version}, which is missing or "
-                f"incomplete; run `python -m trainer rollback --home {path}`."
-            )
-        return checkpoint
-    if not path.exists():
-        raise StreamchatError(
-            f"no model at {path}: the folder does not exist; train one with `python -m trainer train "
-            f"--data DIR --out {path}`, or make it a model home with `python -m trainer home {path} --adopt MODEL_DIR`."
-        )
-    raise StreamchatError(
-        f"{path} is neither a streamchat checkpoint (no {CARD_FILE}) nor a model home "
-        f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
-        "or at models/<name>/."
-    )

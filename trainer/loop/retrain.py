@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import (
-    DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, resolve_model, utc_now, write_json_atomic,
-)
+from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, utc_now, write_json_atomic
+from trainer.model.checkpoint import resolve_model
+from trainer.model.presets import PRESET_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ COPY_LIMIT = 0.10  # a copy rate under this never blocks a promotion
 
 
 # ---------------------------------------------------------------- the corpus
+
+def check_collected(collected: Path) -> None:
+    """A clear error unless `collected` is a folder (one channel's collected chat: daily
+    `<YYYY-MM-DD>.jsonl` files and its privacy policy, trainer/corpus/privacy.py)."""
+    if not collected.is_dir():
+        raise StreamchatError(
+            f"no collected chat at {collected}: point --collected at the folder of one channel's "
+            "collected chat (its daily <YYYY-MM-DD>.jsonl files)."
+        )
+
 
 def split_recent(records: list, fraction: float = VALID_FRACTION) -> tuple[list, list]:
     """(train, valid): the most recent messages form the validation set."""
@@ -68,11 +78,7 @@ def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progre
     valid_inputs: list[Path] | None = None
     summary: dict = {"also": [str(p) for p in also]}
     if collected is not None:
-        if not collected.is_dir():
-            raise StreamchatError(
-                f"no collected chat at {collected}: point --collected at the bot's folder for the "
-                "channel (STREAMCHAT_COLLECT_DIR/<channel>)."
-            )
+        check_collected(collected)
         policy = PolicyStore(collected).load()
         blocked = list(policy.blocked_words)
         # No message ids; the user hashes stay for `prepare`'s emote detection (an emote is
@@ -361,11 +367,8 @@ def _stop_on_sigterm() -> None:
 def run_retrain(args: argparse.Namespace) -> int:
     if args.collected is None and not args.also:
         raise StreamchatError("nothing to train on: give --collected DIR and/or --also DIR.")
-    if args.collected is not None and not args.collected.is_dir():
-        raise StreamchatError(
-            f"no collected chat at {args.collected}: point --collected at the bot's folder for the "
-            "channel (STREAMCHAT_COLLECT_DIR/<channel>)."
-        )
+    if args.collected is not None:
+        check_collected(args.collected)
     missing = [str(p) for p in args.also if not p.exists()]
     if missing:
         raise StreamchatError(f"--also: no such file or folder: {', '.join(missing)}")
@@ -421,12 +424,12 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--home", type=Path, required=True, help="the model home, models/<name>")
-    parser.add_argument("--collected", type=Path, help="the bot's collected chat of the channel (data/collected/<channel>)")
+    parser.add_argument("--collected", type=Path, help="one channel's collected chat (a folder of daily .jsonl files)")
     parser.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
                         help="another corpus to train on (any format prepare reads); repeatable")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train a new model with a new tokenizer instead of continuing the current one")
-    parser.add_argument("--preset", default="auto", choices=["tiny", "small", "base", "auto"],
+    parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size when starting from scratch (default auto)")
     parser.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME, metavar="S",
                         help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")
@@ -436,7 +439,7 @@ def register(subparsers) -> None:
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                         help=f"generated messages per model for the generation checks (default {DEFAULT_SAMPLES})")
     parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"versions to keep (default {DEFAULT_KEEP})")
-    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N (the bot uses 10)")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by N (e.g. beside a live bot)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     parser.set_defaults(func=run_retrain)
 

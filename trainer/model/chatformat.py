@@ -57,8 +57,3 @@ def context_ids(tokenizer, context: Sequence[str], max_tokens: int) -> list[int]
     for piece in reversed(pieces):
         ids.extend(piece)
     return ids
-
-
-def window_text(texts: Sequence[str]) -> str:
-    """The same window as text, for people reading a sample."""
-    return BOUNDARY + BOUNDARY.join(texts) + BOUNDARY

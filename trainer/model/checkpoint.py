@@ -13,6 +13,11 @@ The card: {"format": "streamchat-checkpoint", "format_version": 1, "boundary": "
 
 Writes are atomic: everything goes to a temporary folder beside MODEL_DIR, which then takes
 MODEL_DIR's place, so a save interrupted at any point leaves the previous checkpoint whole.
+
+Wherever a model is named (`generate`, `evaluate`, the bot's STREAMCHAT_MODEL), the path is a
+checkpoint or a model home (trainer/loop/home.py): a folder whose `current` points at one of
+its `versions/<name>`, as a symlink or, where symlinks are refused, a small text file holding
+`versions/<name>`. `resolve_model` turns either into the checkpoint folder.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ CARD_FORMAT = "streamchat-checkpoint"
 CARD_VERSION = 1
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER_FILE = "tokenizer.json"
+VERSIONS_DIR = "versions"  # a model home's checkpoints
+CURRENT = "current"  # a model home's pointer to the version in use
 
 
 def package_versions() -> dict:
@@ -169,13 +176,28 @@ def load_card(model_dir: str | Path) -> dict:
 
 
 def load_checkpoint(model_dir: str | Path, *, device: str = "cpu"):
-    """(model, tokenizer, card) of a checkpoint, the model in eval mode on `device`."""
+    """(model, tokenizer, card) of a checkpoint: the model in fp32 and eval mode on `device`.
+
+    The one loader of a checkpoint (the engine, evaluation, continued training all use it).
+    The folder is checked (`load_card`) before the slow torch import; anything that still
+    fails to load (corrupt weights, a bad config) is a StreamchatError naming the folder.
+    """
+    card = load_card(model_dir)
+
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    card = load_card(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
-    return model, tokenizer, card
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except Exception as error:
+        raise StreamchatError(f"cannot load the model in {model_dir}: {error}; retrain or restore it") from error
+    if tokenizer.eos_token != BOUNDARY:
+        raise StreamchatError(
+            f"the tokenizer in {model_dir} ends messages with {tokenizer.eos_token!r}, not {BOUNDARY!r}; "
+            "this is not a streamchat checkpoint"
+        )
+    return model.to(device).eval(), tokenizer, card
 
 
 def load_fingerprints(model_dir: str | Path) -> FingerprintSet:
@@ -183,3 +205,69 @@ def load_fingerprints(model_dir: str | Path) -> FingerprintSet:
     if not path.exists():
         raise StreamchatError(f"{model_dir} has no {FINGERPRINT_FILE}; retrain the checkpoint")
     return FingerprintSet.load(path)
+
+
+# ---------------------------------------------------------------- a checkpoint, or a home's current one
+
+def is_checkpoint(path: str | Path) -> bool:
+    return (Path(path) / CARD_FILE).is_file()
+
+
+def is_home(path: str | Path) -> bool:
+    path = Path(path)
+    return (path / VERSIONS_DIR).is_dir() or os.path.lexists(path / CURRENT)
+
+
+def current_version(home: str | Path) -> str | None:
+    """The name of a model home's current version, or None when nothing is current yet.
+
+    Cheap (one readlink), so a running model can poll it every few seconds.
+    """
+    pointer = Path(home) / CURRENT
+    try:
+        target = os.readlink(pointer)
+    except FileNotFoundError:
+        return None
+    except OSError:  # not a symlink: the pointer-file form
+        try:
+            target = pointer.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+    name = Path(target).name
+    return name or None
+
+
+def resolve_model(path: str | Path) -> Path:
+    """The checkpoint folder for a plain checkpoint or for a model home's current version.
+
+    For a home this is `versions/<current>` itself (not the `current` link), so a caller
+    that loads it keeps a stable path even if `current` moves on meanwhile.
+    """
+    path = Path(path)
+    if is_checkpoint(path):  # a plain checkpoint, or a home's `current` link itself
+        return path.resolve() if path.is_symlink() else path
+    if is_home(path):
+        version = current_version(path)
+        if version is None:
+            raise StreamchatError(
+                f"the model home {path} has no current version yet: train one with "
+                f"`python -m trainer retrain --home {path} --collected DIR --from-scratch`, or "
+                f"adopt a checkpoint with `python -m trainer home {path} --adopt MODEL_DIR`."
+            )
+        checkpoint = path / VERSIONS_DIR / version
+        if not is_checkpoint(checkpoint):
+            raise StreamchatError(
+                f"the model home {path} points at version {version}, which is missing or "
+                f"incomplete; run `python -m trainer rollback --home {path}`."
+            )
+        return checkpoint
+    if not path.exists():
+        raise StreamchatError(
+            f"no model at {path}: the folder does not exist; train one with `python -m trainer train "
+            f"--data DIR --out {path}`, or make it a model home with `python -m trainer home {path} --adopt MODEL_DIR`."
+        )
+    raise StreamchatError(
+        f"{path} is neither a streamchat checkpoint (no {CARD_FILE}) nor a model home "
+        f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
+        "or at models/<name>/."
+    )

@@ -7,8 +7,8 @@ nanoGPT speed-runs train with; here, in equal-step runs on chat, it reached Adam
 validation loss in about half the steps (benchmarks/results/train_optimizer.md).
 
 Written here rather than taken from `torch.optim.Muon` because that one runs its
-Newton-Schulz iterations in bfloat16, which CPUs without native bf16 emulate (this
-project's reference machine: 36 % slower per training step); and the embeddings, norms and biases need
+Newton-Schulz iterations in bfloat16, which CPUs without native bf16 emulate (slower per
+training step: benchmarks/results/train_optimizer.md); and the embeddings, norms and biases need
 AdamW anyway, which a single optimizer object keeps simple for `Trainer`, its learning-rate
 schedule, gradient clipping and checkpoint/resume (plain `state_dict`).
 """

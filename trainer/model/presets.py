@@ -31,7 +31,7 @@ class Preset:
     eval_blocks: int  # validation blocks used for those evaluations
     epochs: float  # used when neither --max-time nor --max-steps is given
     description: str
-    activation: str = "gelu_pytorch_tanh"  # GPT-2's gelu as one fused kernel: ~30 % faster on CPU
+    activation: str = "gelu_pytorch_tanh"  # GPT-2's gelu as one fused kernel: faster on CPU
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -44,9 +44,9 @@ PRESETS: dict[str, Preset] = {
         description="~0.1M parameters; trains in seconds, for tests and smoke runs",
     ),
     "small": Preset(
-        # 4 x 160 rather than 4 x 128: in 15 CPU minutes on sodapoppin, 1.991 vs 1.981 bits/char but
-        # free messages harder to tell from real chat (realism AUC 0.570 vs 0.581 over five draws),
-        # benchmarks/results/budget_sweep.md. Narrower still wins budgets of a few minutes.
+        # 4 x 160 rather than 4 x 128: in a 15-minute CPU budget, about the same bits/char but free
+        # messages harder to tell from real chat (benchmarks/results/budget_sweep.md). Narrower
+        # still wins budgets of a few minutes.
         "small", n_layer=4, n_embd=160, n_head=5, block_size=256, batch_size=8, learning_rate=5e-3, muon_lr=0.02,
         warmup_steps=100, eval_steps=300, eval_blocks=48, epochs=3.0,
         description="~1.7M parameters; the CPU preset (narrow and fast: a 2-core budget buys many tokens)",
@@ -57,6 +57,8 @@ PRESETS: dict[str, Preset] = {
         description="~30M parameters; for a GPU or a long CPU run on a big corpus",
     ),
 }
+
+PRESET_CHOICES = (*PRESETS, "auto")  # what a --preset option accepts
 
 # `auto` picks `base` only on an accelerator and with enough tokens to feed it.
 BASE_MIN_TOKENS = 5_000_000
