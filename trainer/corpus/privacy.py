@@ -28,15 +28,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer.loop.home import read_json, utc_now, write_json_atomic
-from trainer.corpus.records import ChatRecord, read_records
+from trainer.corpus.records import ChatRecord, read_records, utc_now
+from trainer.fsutil import atomic_write, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -183,12 +182,8 @@ def purge_file(path: Path, *, ids: Iterable[str] = (), users: Iterable[str] = ()
             else:
                 kept.append(line)
     if removed:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.purge")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_write(path) as handle:
             handle.writelines(kept)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
         logger.info("purged %d record(s) from %s", removed, path)
     return removed
 

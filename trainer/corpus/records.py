@@ -19,17 +19,23 @@ Records of one stream are written in time order.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from trainer.errors import StreamchatError
+from trainer.fsutil import atomic_write
 
 TRAIN_FILE = "train.jsonl"
 VALID_FILE = "valid.jsonl"
 STATS_FILE = "stats.json"
 EMOTES_FILE = "emotes.txt"
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC to the second: how live records, and the times compared with them, are stamped."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)
@@ -88,19 +94,13 @@ def read_records(path: str | Path) -> Iterator[ChatRecord]:
 
 
 def write_records(path: str | Path, records: Iterable[ChatRecord]) -> int:
-    """Write records to `path` atomically (a temporary file renamed into place); return the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write records to `path` atomically (`trainer.fsutil.atomic_write`); return the count."""
     count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for record in records:
             handle.write(record.to_json())
             handle.write("\n")
             count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
     return count
 
 

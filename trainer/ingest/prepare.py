@@ -17,7 +17,6 @@ shape, or a message that was kept or dropped for a counted reason).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from trainer.errors import StreamchatError
 from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
+from trainer.fsutil import atomic_write, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -329,17 +329,13 @@ def _part_order(path: Path) -> tuple[int, int]:
 
 def _atomic_concat(pieces: list[tuple[Path, int, int | None]], target: Path) -> None:
     """Concatenate line ranges [start, stop) of files (stop None: to the end) into `target`, atomically."""
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as out:
+    with atomic_write(target, "wb") as out:
         for path, start, stop in pieces:
             with open(path, "rb") as handle:
                 if start == 0 and stop is None:
                     shutil.copyfileobj(handle, out, 1 << 20)
                 else:
                     out.writelines(islice(handle, start, stop))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
 
 
 def _stream_pieces(stream: _Stream, start: int, stop: int | None) -> list[tuple[Path, int, int | None]]:
@@ -474,7 +470,7 @@ def prepare(
 
     statistical = emote_stats.statistical()
     emotes = emote_stats.vocabulary(statistical)
-    (out_dir / EMOTES_FILE).write_text("".join(e + "\n" for e in emotes), encoding="utf-8")
+    write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
     elapsed = time.perf_counter() - started
     for report in reports:
         if report["stream"] is not None:
@@ -522,9 +518,7 @@ def prepare(
         "elapsed_s": round(elapsed, 3),
         "messages_per_s": round(messages / elapsed) if elapsed > 0 else None,
     }
-    tmp_stats = out_dir / (STATS_FILE + ".tmp")
-    tmp_stats.write_text(json.dumps(stats, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp_stats, out_dir / STATS_FILE)
+    write_json_atomic(out_dir / STATS_FILE, stats)
     if kept == 0:
         raise StreamchatError(
             f"no message survived the import ({messages} parsed); see {out_dir / STATS_FILE} "

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import (
-    DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, resolve_model, utc_now, write_json_atomic,
-)
+from trainer.fsutil import process_start_ticks, write_json_atomic
+from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome, resolve_model, utc_now
 
 logger = logging.getLogger(__name__)
 
