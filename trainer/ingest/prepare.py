@@ -598,14 +598,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from trainer.ingest.cleaning import read_word_list
+    from trainer.text import read_word_list
 
-    blocked: list[str] = []
-    if args.block_words is not None:
-        try:
-            blocked = read_word_list(args.block_words)
-        except OSError as error:
-            raise StreamchatError(f"can't read the blocked-words file {args.block_words} ({error.strerror})") from None
+    blocked = read_word_list(args.block_words) if args.block_words is not None else []
     stats = prepare(
         args.inputs, args.out, valid=args.valid, fmt=args.fmt,
         bot_names=[b for b in args.bots.split(",") if b.strip()], blocked_words=blocked,
