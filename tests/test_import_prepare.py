@@ -14,7 +14,7 @@ import pytest
 from trainer.ingest.cleaning import could_be_username
 from trainer.errors import StreamchatError
 from trainer.ingest.prepare import prepare, summary
-from trainer.corpus.records import read_records
+from trainer.corpus.records import ChatRecord, read_records, stream_lines
 from trainer.ingest.split import StreamInfo, choose_validation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -236,3 +236,12 @@ def test_an_earlier_output_inside_an_input_folder_is_not_reimported(tmp_path):
 def test_unknown_format_name_is_a_clear_error(tmp_path):
     with pytest.raises(StreamchatError, match="unknown format 'nope'"):
         prepare([SAMPLE], tmp_path, fmt="nope", progress=False)
+
+
+def test_the_import_writes_records_exactly_as_chat_record_does():
+    texts = ['say "hi" \\ ok', "日本語 🙂", "100%s sure", "%d%%", "tab\tand\u2028line"]
+    stamps = ["2020-09-24T18:00:05.000Z", None, "x%s", None, "2020-09-24T18:00:06.000Z"]
+    for channel, stream in ((None, "752430475"), ('we"ird%s', "chan/2020-09-24%")):
+        lines = stream_lines(texts, stamps, channel=channel, stream=stream)
+        expected = "".join(ChatRecord(t, channel, stream, ts).to_json() + "\n" for t, ts in zip(texts, stamps))
+        assert lines == expected

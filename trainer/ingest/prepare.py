@@ -28,11 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain, groupby, islice
 from operator import itemgetter
-from json.encoder import encode_basestring as _json_string
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
+from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, stream_lines
 from trainer.fsutil import atomic_write, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -224,13 +223,9 @@ def _write_run(cleaner, emotes, messages, part: _Part, stable_hashes: bool) -> i
     texts, users, times = cleaner.clean_many(messages)
     if not texts:
         return 0
-    # Batched, C-speed work: the JSON lines (json.dumps once per field), hashes, emote counts.
-    channel = "null" if part.channel is None else _json_string(part.channel)
-    template = '{"text":%s,"channel":' + channel + ',"stream":' + _json_string(part.key) + ',"ts":%s}\n'
-    template = template.replace("%", "%%").replace("%%s", "%s")
-    stamps = ["null" if t is None else _json_string(t) for t in times]
+    # Batched, C-speed work: the records, hashes, emote counts.
     with open(part.path, "a", encoding="utf-8") as handle:
-        handle.write("".join(map(template.__mod__, zip(map(_json_string, texts), stamps))))
+        handle.write(stream_lines(texts, times, channel=part.channel, stream=part.key))
     if stable_hashes:  # hashes from several processes must agree
         part.hashes.extend(text_hashes(texts))
     else:  # one process: Python's own string hash is the same throughout, and cheaper
