@@ -261,7 +261,7 @@ class MessageCleaner:
         return texts[0] if texts else None
 
     def clean_many(self, messages) -> tuple[list[str], list, list]:
-        """Clean parsed messages (`logformats.Message` tuples) of the current stream, in order.
+        """Clean parsed messages (`trainer.ingest.formats.Message` tuples) of the current stream, in order.
 
         Returns the kept texts with their users and timestamps. This is the import's hot loop:
         a short printable message with nothing to clean skips every rule but the cheap ones.

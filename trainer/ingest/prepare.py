@@ -567,6 +567,9 @@ def summary(stats: dict) -> str:
 
 
 def register(subparsers) -> None:
+    from trainer.ingest.formats import FORMATS
+
+    aliases = [alias for spec in FORMATS.values() for alias in spec.aliases]
     parser = subparsers.add_parser(
         "prepare",
         help="import chat logs into a clean corpus split by stream",
@@ -579,8 +582,7 @@ def register(subparsers) -> None:
                         help="inputs that form the validation set (default: the most recent streams, ~10%%)")
     parser.add_argument("--format", dest="fmt", metavar="NAME", default=None,
                         help="read every file in this format instead of detecting it "
-                        "(tcd, tcd-srt, tcd-ssa, tcd-json, twitchdownloader-json, twitchdownloader-txt, gql, "
-                        "chat-downloader, chatterino, justlog, justlog-json, irc, tsv, csv, irc-client, corpus, plain)")
+                        f"({', '.join(FORMATS)}; also {', '.join(aliases)})")
     parser.add_argument("--bots", default="", metavar="NAME,...",
                         help="more bot accounts whose messages are dropped (beside Nightbot, StreamElements, ...)")
     parser.add_argument("--bot-name", default=None, metavar="NAME", help="the bot's own account (its messages are dropped)")
