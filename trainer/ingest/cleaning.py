@@ -25,6 +25,7 @@ import re
 from collections import deque
 from collections.abc import Iterable
 
+from trainer.ingest.formats.reading import Message
 from trainer.text import LINK_PATTERN, LOGGED_COMMAND_PREFIXES, MENTION_PATTERN, cut_at_word, strip_invisible
 
 # Every @mention and every username found in a message becomes this one neutral word.
@@ -257,7 +258,7 @@ class MessageCleaner:
 
     def clean(self, user: str | None, text: str, is_system: bool = False) -> str | None:
         """Clean one parsed message; None means dropped (and counted)."""
-        texts, _, _ = self.clean_many(((user, text, None, None, (), False, is_system),))
+        texts, _, _ = self.clean_many((Message(user, text, is_system=is_system),))
         return texts[0] if texts else None
 
     def clean_many(self, messages) -> tuple[list[str], list, list]:
@@ -266,7 +267,7 @@ class MessageCleaner:
         Returns the kept texts with their users and timestamps. This is the import's hot loop:
         a short printable message with nothing to clean skips every rule but the cheap ones.
         """
-        self.add_names([m[0] for m in messages])  # a no-op for users seen before
+        self.add_names([m.user for m in messages])  # a no-op for users seen before
         dropped_users = self._dropped_users
         texts: list[str] = []
         users: list = []
@@ -282,9 +283,9 @@ class MessageCleaner:
         notice = _NOTICE.match
         plain_start = LOGGED_COMMAND_PREFIXES + " "
         for m in messages:
-            user = m[0]
-            text = m[1]
-            if m[6]:
+            user = m.user
+            text = m.text
+            if m.is_system:
                 drops[DROP_NOTICE] = drops.get(DROP_NOTICE, 0) + 1
                 continue
             if user in dropped_users:
@@ -339,7 +340,7 @@ class MessageCleaner:
                     del counts[old]
             texts.append(text)
             users.append(user)
-            times.append(m[2])
+            times.append(m.ts)
         return texts, users, times
 
     def _replace_names(self, text: str) -> str:
