@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from trainer.ingest.cleaning import could_be_username
 from trainer.errors import StreamchatError
 from trainer.ingest.prepare import prepare, summary
+from trainer.corpus.prepared import load_prepared
 from trainer.corpus.records import ChatRecord, read_records, stream_lines
 from trainer.ingest.split import StreamInfo, choose_validation
 
@@ -245,3 +247,21 @@ def test_the_import_writes_records_exactly_as_chat_record_does():
         lines = stream_lines(texts, stamps, channel=channel, stream=stream)
         expected = "".join(ChatRecord(t, channel, stream, ts).to_json() + "\n" for t, ts in zip(texts, stamps))
         assert lines == expected
+
+
+def test_a_prepared_corpus_reads_back_with_clear_errors(sample_corpus, tmp_path):
+    out, stats = sample_corpus
+    corpus = load_prepared(out, need_valid=True)
+    assert len(corpus.train) == stats["totals"]["train_messages"]
+    assert len(corpus.valid) == stats["totals"]["valid_messages"]
+    assert corpus.emotes and corpus.stats["totals"] == stats["totals"]
+    with pytest.raises(StreamchatError, match="no data folder at .*trainer prepare"):
+        load_prepared(tmp_path / "nowhere")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(out / "train.jsonl", partial / "train.jsonl")
+    (partial / "stats.json").write_text("{cut short")
+    corpus = load_prepared(partial)  # training needs no validation split, nor readable stats
+    assert corpus.valid == [] and corpus.stats == {} and corpus.emotes == []
+    with pytest.raises(StreamchatError, match=r"not a prepared corpus \(no valid.jsonl\)"):
+        load_prepared(partial, need_valid=True)

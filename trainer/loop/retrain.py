@@ -117,7 +117,7 @@ def new_emotes(model_dir: Path, data_dir: Path) -> list[str]:
     """Emotes of the fresh corpus that the checkpoint's tokenizer does not have yet."""
     from trainer.model.checkpoint import load_card
     from trainer.corpus.records import EMOTES_FILE
-    from trainer.model.tokenizer import read_emotes
+    from trainer.corpus.prepared import read_emotes
 
     known = set(load_card(model_dir).get("emotes") or [])
     return [e for e in read_emotes(data_dir / EMOTES_FILE) if e not in known]
