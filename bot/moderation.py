@@ -205,8 +205,8 @@ class LearningLoop:
             return []
         return [p.name for p in self.collect_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
-    def _file_guard(self):
-        return self.collector.file_guard if self.collector is not None else None
+    def _file_guard(self, channel: str):
+        return self.collector.file_guard(channel) if self.collector is not None else None
 
     def _policy_changed(self, channel: str) -> None:
         if self.collector is not None:
@@ -366,7 +366,7 @@ class LearningLoop:
     async def forget(self, channel: str, user_id: str) -> str:
         user = self.user_hash(user_id)
         await asyncio.to_thread(self.brains[channel].forget_user, str(user_id))  # context, and a ban-style clear
-        removed = await asyncio.to_thread(privacy.forget, self.channel_dir(channel), user, file_guard=self._file_guard())
+        removed = await asyncio.to_thread(privacy.forget, self.channel_dir(channel), user, file_guard=self._file_guard(channel))
         self._policy_changed(channel)
         logger.info("%s: forgot a user (%d more record(s) purged)", channel, removed)
         return "forgotten: their collected messages are purged, and none will be collected again"
@@ -377,7 +377,7 @@ class LearningLoop:
         removed = 0
         for channel in self.brains:
             removed += await asyncio.to_thread(privacy.opt_out, self.channel_dir(channel), user,
-                                               file_guard=self._file_guard())
+                                               file_guard=self._file_guard(channel))
             self._policy_changed(channel)
         return f"ok, I won't learn from your messages ({removed} removed)"
 

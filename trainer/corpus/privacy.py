@@ -1,11 +1,11 @@
 """What may be learned from a channel's collected chat, and purging what may not.
 
-Each channel's collect folder (`STREAMCHAT_COLLECT_DIR/<channel>/`, the bot's daily
+Each channel's collect folder (the collector's daily
 `<YYYY-MM-DD>.jsonl` files) holds a `.policy.json` (hidden, like the collector's `.salt`, so `prepare` pointed at the folder skips it):
 
     {"opt_in_only": false,        learn only from `allowed` users (for cautious streamers)
      "allowed": [hash, ...],      users who opted in
-     "opted_out": [hash, ...],    viewers who asked not to be learned from (!chatoptout)
+     "opted_out": [hash, ...],    viewers who asked not to be learned from (opt-out command)
      "forgotten": [hash, ...],    users a moderator had forgotten
      "cleared": {hash: time},     users whose messages were cleared (ban, timeout) at that time
      "deleted_ids": [id, ...],    messages moderators deleted
@@ -40,6 +40,10 @@ from trainer.fsutil import atomic_write, read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 POLICY_FILE = ".policy.json"  # hidden: `prepare` skips it when pointed at the folder
+
+# Held around the rewrite of one collected file (given its path) by a purge; the writer of
+# the files supplies it, bound to the folder it writes.
+FileGuard = Callable[[Path], contextlib.AbstractContextManager]
 
 # One lock per policy file within a process: the bot's event handlers and commands may
 # update the same channel's policy from different threads.
@@ -189,12 +193,11 @@ def purge_file(path: Path, *, ids: Iterable[str] = (), users: Iterable[str] = ()
 
 
 def purge(channel_dir: str | Path, *, ids: Iterable[str] = (), users: Iterable[str] = (),
-          cleared: dict[str, str] | None = None,
-          file_guard: Callable[[Path], contextlib.AbstractContextManager] | None = None) -> int:
+          cleared: dict[str, str] | None = None, file_guard: FileGuard | None = None) -> int:
     """Purge matching records from every collected file of a channel; return the count.
 
-    `file_guard(path)` (optional) is held around each file's rewrite: the bot passes its
-    collector's guard, so no append slips in between the read and the rename.
+    `file_guard(path)` (optional) is held around each file's rewrite. Whoever appends to the
+    files passes one, so no append slips in between the purge's read and its rename.
     """
     ids, users = list(ids), list(users)
     only_ids = bool(ids) and not users and not cleared
