@@ -12,6 +12,14 @@ from datetime import datetime, timezone
 from trainer.ingest.formats.detect import Format, Head, Rule
 from trainer.ingest.formats.reading import LogInfo, LogProblem, Message, emotes_from_tag, iso_utc, normalize_iso
 
+
+def _message_text(message: dict) -> tuple[str, tuple[str, ...]]:
+    """A comment's text (its `body`, else its fragments joined) and the emotes its fragments mark."""
+    text, emotes = _fragments_text(message.get("fragments"))
+    body = message.get("body")
+    return (text if body is None else body), emotes
+
+
 def _fragments_text(fragments) -> tuple[str, tuple[str, ...]]:
     texts = []
     emotes = []
@@ -44,10 +52,7 @@ def parse_v5_json(data, info: LogInfo) -> Iterator[Message]:
     for number, comment in enumerate(comments, 1):
         try:
             message = comment["message"]
-            text = message.get("body")
-            text_from_fragments, emotes = _fragments_text(message.get("fragments"))
-            if text is None:
-                text = text_from_fragments
+            text, emotes = _message_text(message)
             commenter = comment.get("commenter") or {}
             user = commenter.get("name") or commenter.get("display_name")
             offset = comment.get("content_offset_seconds")
@@ -81,11 +86,7 @@ def parse_gql(data, info: LogInfo) -> Iterator[Message]:
     new = tuple.__new__
     for number, comment in enumerate(comments, 1):
         try:
-            message = comment["message"]
-            text = message.get("body")
-            text_from_fragments, emotes = _fragments_text(message.get("fragments"))
-            if text is None:
-                text = text_from_fragments
+            text, emotes = _message_text(comment["message"])
             commenter = comment.get("commenter") or {}
             user = commenter.get("login") or commenter.get("displayName")
             if info.stream is None and comment.get("contentId"):
