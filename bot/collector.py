@@ -27,7 +27,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,16 +105,20 @@ class Collector:
         self.collected += 1
         return True
 
-    @contextlib.contextmanager
-    def file_guard(self, path: Path) -> Iterator[None]:
-        """Hold off appends to `path` while something else rewrites it (a privacy purge)."""
-        path = Path(path)
-        files = self._files(path.parent.name)
-        with files.lock:
-            if files.day is not None and self.path(path.parent.name, files.day) == path:
-                files.close()
-                files.day = None  # reopened (and its ids re-read) by the next collect
-            yield
+    def file_guard(self, channel: str) -> Callable[[Path], contextlib.AbstractContextManager]:
+        """The guard a privacy purge of `channel`'s files holds around each rewrite: no append
+        to the file slips in between the purge's read and its rename."""
+
+        @contextlib.contextmanager
+        def guard(path: Path) -> Iterator[None]:
+            files = self._files(channel)
+            with files.lock:
+                if files.day is not None and self.path(channel, files.day) == Path(path):
+                    files.close()
+                    files.day = None  # reopened (and its ids re-read) by the next collect
+                yield
+
+        return guard
 
     def reload_policy(self, channel: str) -> None:
         """Read the channel's .policy.json again (after an opt-out, a forget, a blocked word)."""
@@ -125,13 +129,14 @@ class Collector:
 
     def forget_message(self, channel: str, message_id: str) -> int:
         """A moderator deleted a message: never learn from it; returns how many records went."""
-        removed = privacy.delete_message(self.channel_dir(channel), message_id, file_guard=self.file_guard)
+        removed = privacy.delete_message(self.channel_dir(channel), message_id, file_guard=self.file_guard(channel))
         self.reload_policy(channel)
         return removed
 
     def forget_user(self, channel: str, user_id: str) -> int:
         """A moderator cleared a user's messages (ban, timeout): drop everything they sent until now."""
-        removed = privacy.clear_user(self.channel_dir(channel), self.user_hash(user_id), file_guard=self.file_guard)
+        removed = privacy.clear_user(self.channel_dir(channel), self.user_hash(user_id),
+                                     file_guard=self.file_guard(channel))
         self.reload_policy(channel)
         return removed
 

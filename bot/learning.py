@@ -260,9 +260,9 @@ class PrivacyControls:
     def __init__(self, loop: LearningLoop):
         self.loop = loop
 
-    def _file_guard(self):
+    def _file_guard(self, channel: str):
         collector = self.loop.collector
-        return collector.file_guard if collector is not None else None
+        return collector.file_guard(channel) if collector is not None else None
 
     def policy_changed(self, channel: str) -> None:
         if self.loop.collector is not None:
@@ -307,7 +307,7 @@ class PrivacyControls:
         user = self.user_hash(user_id)
         await asyncio.to_thread(self.loop.brains[channel].forget_user, str(user_id))  # context, and a ban-style clear
         removed = await asyncio.to_thread(privacy.forget, self.loop.channel_dir(channel), user,
-                                          file_guard=self._file_guard())
+                                          file_guard=self._file_guard(channel))
         self.policy_changed(channel)
         logger.info("%s: forgot a user (%d more record(s) purged)", channel, removed)
         return "forgotten: their collected messages are purged, and none will be collected again"
@@ -318,7 +318,7 @@ class PrivacyControls:
         removed = 0
         for channel in self.loop.brains:
             removed += await asyncio.to_thread(privacy.opt_out, self.loop.channel_dir(channel), user,
-                                               file_guard=self._file_guard())
+                                               file_guard=self._file_guard(channel))
             self.policy_changed(channel)
         return f"ok, I won't learn from your messages ({removed} removed)"
 

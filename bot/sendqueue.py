@@ -21,20 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import ChannelSettings
+from trainer.text import TWITCH_MESSAGE_CHARS, cut_at_word, strip_command_prefix
 
 logger = logging.getLogger(__name__)
-
-MAX_CHARS = 500
-# Characters Twitch (or other bots) read as a command at the start of a message.
-COMMAND_PREFIXES = ("/", ".", "!", "\\")
-_INVISIBLE = {"\u200b", "\u200e", "\u200f", "\u2060", "\ufeff"}
-_BIDI = set(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
 
 class SendRejected(Exception):
@@ -61,23 +55,10 @@ def twitch_safe_text(text: str) -> str | None:
     """`text` as one clean line Twitch posts as it is, or None when nothing postable is left.
 
     Removes control, bidi and invisible characters, collapses whitespace, strips the command
-    prefixes (`/` `.` `!` `\\`) from the start, and cuts to 500 characters at a word boundary.
+    prefixes (`trainer.text.COMMAND_PREFIXES`) from the start, and cuts to Twitch's 500
+    characters at a word boundary.
     """
-    kept = []
-    for char in text:
-        if char in _INVISIBLE or char in _BIDI:
-            continue
-        if unicodedata.category(char) in ("Cc", "Cs", "Co", "Zl", "Zp"):
-            kept.append(" ")  # a newline or tab becomes a space, other controls vanish in the split
-            continue
-        kept.append(char)
-    line = " ".join("".join(kept).split())
-    while line.startswith(COMMAND_PREFIXES):
-        line = line.lstrip("/.!\\ ")
-    if len(line) > MAX_CHARS:
-        cut = line.rfind(" ", 0, MAX_CHARS + 1)
-        line = line[: cut if cut > MAX_CHARS // 2 else MAX_CHARS].rstrip()
-    return line or None
+    return cut_at_word(strip_command_prefix(text), TWITCH_MESSAGE_CHARS) or None
 
 
 @dataclass

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.loop.home import read_json, write_json_atomic
+from trainer.fsutil import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ secrets: nothing here logs them.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from bot.config import EXIT_SETTINGS
 from trainer.errors import StreamchatError
+from trainer.fsutil import write_json_atomic
 
 
 def read_tokens(path: str | Path) -> dict[str, dict]:
@@ -40,13 +40,4 @@ def read_tokens(path: str | Path) -> dict[str, dict]:
 
 def write_tokens(path: str | Path, tokens: Mapping[str, Mapping]) -> None:
     """Write the tokens atomically, readable by the owner only (0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({user: dict(data) for user, data in tokens.items()}, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_json_atomic(path, {user: dict(data) for user, data in tokens.items()}, permissions=0o600)

@@ -15,7 +15,8 @@ from bot.brain import Outcome
 from fake_twitch import FakeTwitch, RunningBot, bot_environment
 from trainer.errors import StreamchatError
 from trainer.corpus.records import read_records
-from trainer.engine.safety import FilterChain, has_url, mentions
+from trainer.engine.safety import FilterChain
+from trainer.text import has_url, mentions
 
 pytestmark = pytest.mark.slow
 

@@ -253,7 +253,7 @@ def test_collector_honours_deletions_clears_and_opt_outs(tmp_path):
     assert collector.forget_message("chan", "m1") == 1
     assert collector.forget_user("chan", "1") == 2
     assert collector.collect("chan", "m9", "3", "after the purge")  # appends go to the new file
-    privacy.opt_out(tmp_path / "chan", collector.user_hash("3"), file_guard=collector.file_guard)
+    privacy.opt_out(tmp_path / "chan", collector.user_hash("3"), file_guard=collector.file_guard("chan"))
     collector.reload_policy("chan")
     assert not collector.collect("chan", "m10", "3", "opted out now")
     collector.close()
@@ -468,3 +468,26 @@ def test_brain_settings_change_resizes_its_windows():
         return brain.context
 
     assert asyncio.run(scenario()) == ["line 5", "line 6"]
+
+
+def test_a_purge_guard_holds_off_appends_to_its_channel(tmp_path):
+    import threading
+
+    collector = Collector(tmp_path)
+    collector.collect("chan", "m0", "1", "before")
+    day_file = next((tmp_path / "chan").glob("*.jsonl"))
+    appended = threading.Event()
+
+    def collect_more():
+        collector.collect("chan", "m1", "2", "during the purge")
+        appended.set()
+
+    with collector.file_guard("chan")(day_file):
+        worker = threading.Thread(target=collect_more)
+        worker.start()
+        assert not appended.wait(0.3)  # the append waits for the rewrite
+        assert [r.id for r in read_records(day_file)] == ["m0"]
+    worker.join(5)
+    assert appended.is_set()
+    collector.close()
+    assert [r.id for r in read_records(day_file)] == ["m0", "m1"]

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from trainer.evaluation.baselines import BOUNDARY, CharNgram, MarkovChain, group_streams
+from trainer.evaluation.baselines import BOUNDARY, CharNgram, MarkovChain, texts_by_stream
 from trainer.corpus.fingerprints import FingerprintSet
 from trainer.evaluation.genmetrics import copy_rate
 from trainer.corpus.records import ChatRecord
@@ -126,9 +126,9 @@ def test_kn_unseen_character_has_a_probability(streams):
     assert np.isfinite(bits).all() and bits[0] > 0
 
 
-def test_group_streams_keeps_order_per_stream():
+def test_texts_by_stream_keeps_order_per_stream():
     records = [ChatRecord(text=t, stream=s) for t, s in [("a", "1"), ("b", "2"), ("c", "1")]]
-    assert group_streams(records) == [["a", "c"], ["b"]]
+    assert texts_by_stream(records) == [["a", "c"], ["b"]]
 
 
 def test_markov_chain_generates_from_its_corpus_and_copies_a_lot():

@@ -6,15 +6,9 @@ import pytest
 
 from trainer.errors import StreamchatError
 from trainer.corpus.fingerprints import FingerprintSet
-from trainer.engine.safety import (
-    MAX_CHARS,
-    FilterChain,
-    default_banned_words,
-    has_url,
-    read_word_list,
-    sanitize,
-    strip_command_prefix,
-)
+from trainer.engine.safety import FilterChain, default_banned_words
+from trainer.text import TWITCH_MESSAGE_CHARS
+from trainer.text import has_url, read_word_list, sanitize, strip_command_prefix
 
 
 @pytest.fixture
@@ -34,10 +28,10 @@ def test_length_and_word_limits():
     chain = FilterChain(max_words=5)
     assert chain.check("a " * 6) == "too_many_words"
     assert chain.check("one two three four five") is None
-    assert FilterChain().check("x" * (MAX_CHARS + 1)) == "too_long"
-    assert FilterChain().check("x" * MAX_CHARS) is None
+    assert FilterChain().check("x" * (TWITCH_MESSAGE_CHARS + 1)) == "too_long"
+    assert FilterChain().check("x" * TWITCH_MESSAGE_CHARS) is None
     # Twitch's limit can be lowered but never raised.
-    assert FilterChain(max_chars=10_000).max_chars == MAX_CHARS
+    assert FilterChain(max_chars=10_000).max_chars == TWITCH_MESSAGE_CHARS
 
 
 @pytest.mark.parametrize("text", ["/ban x", ".color red", "!chat !chat", "  /me hi", "\u200b/ban x",

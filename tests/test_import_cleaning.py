@@ -122,7 +122,7 @@ def test_long_messages_and_walls_capped():
     assert cleaning.clean_text(wall, counts, counts) == " ".join(["LUL"] * cleaning.MAX_WORD_REPEAT)
     long = ("word " * 200).strip()
     capped = cleaning.clean_text(long.replace("word word", "word other"), counts, counts)
-    assert len(capped) <= cleaning.MAX_CHARS and not capped.endswith(" ")
+    assert len(capped) <= cleaning.TRAINING_MESSAGE_CHARS and not capped.endswith(" ")
     assert cleaning.clean_text("A" * 50, counts, counts) == "A" * cleaning.MAX_CHAR_RUN
     assert counts[cleaning.CHANGE_REPEAT] == 2 and counts[cleaning.CHANGE_LONG] == 1
 

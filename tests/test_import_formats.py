@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.ingest.formats import Message, detect_format, open_log
+from trainer.ingest.formats import FORMATS, Message, detect_format, open_log, resolve_format
 
 
 def write(tmp_path: Path, name: str, text: str, *, gz: bool = False, encoding: str = "utf-8") -> Path:
@@ -261,6 +261,20 @@ def test_format_override_beats_detection(tmp_path):
     assert parse(path, "plain")[1] == [Message(None, "[0:00:05] <a> looks like tcd")]
     with pytest.raises(ValueError, match="unknown format"):
         open_log(path, "nonsense")
+
+
+def test_every_format_and_alias_is_offered_by_prepare_and_resolves(capsys):
+    from trainer.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["prepare", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name, spec in FORMATS.items():
+        assert resolve_format(name.upper()) == name
+        for alias in spec.aliases:
+            assert resolve_format(alias) == name
+        for offered in (name, *spec.aliases):
+            assert offered in help_text.replace("- ", "-"), offered  # argparse wraps at hyphens
 
 
 def test_detect_format_on_heads():

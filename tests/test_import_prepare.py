@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from trainer.ingest.cleaning import could_be_username
 from trainer.errors import StreamchatError
 from trainer.ingest.prepare import prepare, summary
-from trainer.corpus.records import read_records
+from trainer.corpus.prepared import load_prepared
+from trainer.corpus.records import ChatRecord, read_records, stream_lines
 from trainer.ingest.split import StreamInfo, choose_validation
 
 REPO = Path(__file__).resolve().parents[1]
@@ -236,3 +238,30 @@ def test_an_earlier_output_inside_an_input_folder_is_not_reimported(tmp_path):
 def test_unknown_format_name_is_a_clear_error(tmp_path):
     with pytest.raises(StreamchatError, match="unknown format 'nope'"):
         prepare([SAMPLE], tmp_path, fmt="nope", progress=False)
+
+
+def test_the_import_writes_records_exactly_as_chat_record_does():
+    texts = ['say "hi" \\ ok', "日本語 🙂", "100%s sure", "%d%%", "tab\tand\u2028line"]
+    stamps = ["2020-09-24T18:00:05.000Z", None, "x%s", None, "2020-09-24T18:00:06.000Z"]
+    for channel, stream in ((None, "752430475"), ('we"ird%s', "chan/2020-09-24%")):
+        lines = stream_lines(texts, stamps, channel=channel, stream=stream)
+        expected = "".join(ChatRecord(t, channel, stream, ts).to_json() + "\n" for t, ts in zip(texts, stamps))
+        assert lines == expected
+
+
+def test_a_prepared_corpus_reads_back_with_clear_errors(sample_corpus, tmp_path):
+    out, stats = sample_corpus
+    corpus = load_prepared(out, need_valid=True)
+    assert len(corpus.train) == stats["totals"]["train_messages"]
+    assert len(corpus.valid) == stats["totals"]["valid_messages"]
+    assert corpus.emotes and corpus.stats["totals"] == stats["totals"]
+    with pytest.raises(StreamchatError, match="no data folder at .*trainer prepare"):
+        load_prepared(tmp_path / "nowhere")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(out / "train.jsonl", partial / "train.jsonl")
+    (partial / "stats.json").write_text("{cut short")
+    corpus = load_prepared(partial)  # training needs no validation split, nor readable stats
+    assert corpus.valid == [] and corpus.stats == {} and corpus.emotes == []
+    with pytest.raises(StreamchatError, match=r"not a prepared corpus \(no valid.jsonl\)"):
+        load_prepared(partial, need_valid=True)

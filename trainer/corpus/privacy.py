@@ -28,19 +28,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from trainer.loop.home import read_json, utc_now, write_json_atomic
-from trainer.corpus.records import ChatRecord, read_records
+from trainer.corpus.records import ChatRecord, read_records, utc_now
+from trainer.fsutil import atomic_write, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 POLICY_FILE = ".policy.json"  # hidden: `prepare` skips it when pointed at the folder
+
+# Held around the rewrite of one collected file (given its path) by a purge; the writer of
+# the files supplies it, bound to the folder it writes.
+FileGuard = Callable[[Path], contextlib.AbstractContextManager]
 
 # One lock per policy file within a process: the bot's event handlers and commands may
 # update the same channel's policy from different threads.
@@ -183,23 +186,18 @@ def purge_file(path: Path, *, ids: Iterable[str] = (), users: Iterable[str] = ()
             else:
                 kept.append(line)
     if removed:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.purge")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_write(path) as handle:
             handle.writelines(kept)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
         logger.info("purged %d record(s) from %s", removed, path)
     return removed
 
 
 def purge(channel_dir: str | Path, *, ids: Iterable[str] = (), users: Iterable[str] = (),
-          cleared: dict[str, str] | None = None,
-          file_guard: Callable[[Path], contextlib.AbstractContextManager] | None = None) -> int:
+          cleared: dict[str, str] | None = None, file_guard: FileGuard | None = None) -> int:
     """Purge matching records from every collected file of a channel; return the count.
 
-    `file_guard(path)` (optional) is held around each file's rewrite: the bot passes its
-    collector's guard, so no append slips in between the read and the rename.
+    `file_guard(path)` (optional) is held around each file's rewrite. Whoever appends to the
+    files passes one, so no append slips in between the purge's read and its rename.
     """
     ids, users = list(ids), list(users)
     only_ids = bool(ids) and not users and not cleared

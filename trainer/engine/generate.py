@@ -229,7 +229,7 @@ class Generator:
         characters, cleaned like training data (links removed, mentions neutralised), its end
         when long."""
         from trainer.ingest.cleaning import clean_message
-        from trainer.engine.safety import strip_command_prefix
+        from trainer.text import strip_command_prefix
 
         if not isinstance(prompt, str):
             return ""
@@ -279,7 +279,7 @@ class Generator:
 
     def _sample_round(self, echo: str, texts: list[str], allow_mention: str | None,
                       channel: str | None) -> list[Candidate]:
-        from trainer.engine.safety import sanitize
+        from trainer.text import sanitize
         from trainer.engine.sampling import sample
 
         settings = self.settings
@@ -352,7 +352,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.engine.safety import read_word_list
+    from trainer.text import read_word_list
 
     if args.n < 1:
         raise StreamchatError("-n must be at least 1")

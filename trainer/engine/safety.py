@@ -10,15 +10,17 @@ The rules, in the order they are checked:
   invisible        control, zero-width, bidi or other invisible characters (clean() strips them)
   too_long         over Twitch's 500 characters
   too_many_words   over the configurable word limit
-  command          starts with `/` or `.` (Twitch chat commands) or `!` (other bots' commands)
+  command          starts with `/` or `.` (Twitch chat commands), `!` (other bots' commands) or `\\`
   url              a URL, `www.`, an IP address or anything domain-like (`bit.ly`, `a . com`)
-  mention          an `@name`, except the one name the caller allows
+  mention          an `@name` (or `@ name`), except the one name the caller allows
   banned_word      a banned word or phrase, matched as a whole word after undoing obfuscation
   emote_run        one word (emote) repeated more than `max_emote_run` times in a row
   training_copy    a verbatim copy (3+ words) of a training message
   repeat           one of the bot's own recent messages in that channel
 
-Checks run on the NFKC form (so full-width `／` or `＠` count as `/` or `@`).
+Checks run on the NFKC form (so full-width `／` or `＠` count as `/` or `@`). The text rules
+themselves (invisible characters, commands, links, mentions, Twitch's length limit) are
+`trainer.text`'s, shared with the import and the bot's send queue.
 """
 
 from __future__ import annotations
@@ -29,17 +31,17 @@ import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable
 from importlib import resources
-from pathlib import Path
 
 from trainer.errors import StreamchatError
+from trainer.text import (
+    TWITCH_MESSAGE_CHARS, fold, has_url, mentions, parse_word_list, sanitize, starts_with_command, strip_invisible,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_CHARS = 500  # Twitch's limit for one chat message
 DEFAULT_MAX_WORDS = 60
 DEFAULT_MAX_EMOTE_RUN = 5
 DEFAULT_REMEMBER = 20  # how many of the bot's own messages per channel count as "recent"
-COMMAND_CHARS = "/.!"
 MIN_COPY_WORDS = 3
 
 REASONS = (
@@ -57,75 +59,7 @@ REASONS = (
 )
 
 # ---------------------------------------------------------------------------------------------
-# Invisible characters
-
-# Letters and symbols that render as nothing; spammers use them to dodge filters.
-_BLANK_LOOKING = {
-    "\u115f", "\u1160", "\u3164", "\uffa0",  # Hangul fillers
-    "\u2800",  # braille blank
-    "\ufffd",  # replacement character (a token cut inside a UTF-8 sequence)
-    "\u034f",  # combining grapheme joiner
-}
-_ZWJ = "\u200d"
-_MAX_COMBINING = 2  # combining marks kept on one base character (undoes "Zalgo" text)
-
-
-def _is_invisible(char: str) -> bool:
-    if char in _BLANK_LOOKING:
-        return True
-    category = unicodedata.category(char)
-    # Cc control (NUL, newline, DEL, C1), Cf format (zero-width, bidi, BOM, tags), Cs/Co/Cn
-    # (surrogates, private use, unassigned), Zl/Zp (line and paragraph separators).
-    return category[0] == "C" or category in ("Zl", "Zp")
-
-
-def _keeps_zwj(prev: str, nxt: str) -> bool:
-    """A zero-width joiner inside an emoji sequence (👨‍👩‍👧, 🏳️‍🌈) is part of the emoji."""
-    return bool(prev and nxt) and unicodedata.category(nxt) == "So" and (
-        unicodedata.category(prev) in ("So", "Sk") or prev == "\ufe0f"
-    )
-
-
-def strip_invisible(text: str) -> str:
-    """Drop invisible and control characters; line breaks and tabs become spaces."""
-    out: list[str] = []
-    combining = 0
-    for i, char in enumerate(text):
-        if char == _ZWJ and _keeps_zwj(out[-1] if out else "", text[i + 1 : i + 2]):
-            out.append(char)
-            continue
-        if _is_invisible(char):
-            if char in "\t\n\r\v\f\x85\u2028\u2029":
-                out.append(" ")
-            continue
-        if unicodedata.category(char) == "Mn" and char != "\ufe0f":
-            combining += 1
-            if combining > _MAX_COMBINING:
-                continue
-        else:
-            combining = 0
-        out.append(char)
-    return "".join(out)
-
-
-def sanitize(text: str) -> str:
-    """Invisible characters stripped, whitespace collapsed to single spaces, ends trimmed."""
-    return " ".join(strip_invisible(text).split())
-
-
-def strip_command_prefix(text: str) -> str:
-    """Remove leading command characters (`/ban x` -> `ban x`, `!chat !chat` -> `chat !chat`)."""
-    text = sanitize(text)
-    start = 0
-    while start < len(text) and (text[start] == " " or _starts_with_command(text[start])):
-        start += 1
-    return text[start:]
-
-
-def _starts_with_command(text: str) -> bool:
-    first = unicodedata.normalize("NFKC", text[:1])[:1]
-    return first in COMMAND_CHARS
-
+# Emote walls
 
 def cap_runs(text: str, max_run: int) -> str:
     """Shorten runs of one repeated word ("KEKW KEKW KEKW ...") to at most `max_run`."""
@@ -145,55 +79,6 @@ def _longest_run(words: list[str]) -> int:
         run = run + 1 if i and word == words[i - 1] else 1
         longest = max(longest, run)
     return longest
-
-
-# ---------------------------------------------------------------------------------------------
-# URLs and mentions
-
-# Top-level domains beyond the two-letter country codes (which all count), chosen from the
-# ones spam and link shorteners use; a false alarm only costs one candidate.
-_TLDS = set(
-    """com net org info biz edu gov mil int xyz top site online store shop club live stream link
-    click fun pro app dev page blog art bet win vip casino porn sex xxx adult cam chat social
-    tech media news world life today email space website host cloud digital network team zone
-    onion gift gifts free money cash crypto nft games game gg tv io ly me""".split()
-)
-_SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|file|mailto|javascript):\S|data:[a-z]+/)")
-_WWW = re.compile(r"\bwww\d{0,3}\s*\.")
-_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-# label.label.tld with no spaces: captures the last label (the would-be top-level domain).
-_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)*\.([a-z]{2,24}|xn--[a-z0-9-]+)(?![\w])")
-# "example dot com", "example (.) com", "example [dot] com"
-_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([a-z]{2,24})\b")
-# "example . com", "example. com": spaced dots are common in plain chat ("ok . so", "gg. me
-# too"), so only the top-level domains that rarely start a sentence count here.
-_SPACED_DOT = re.compile(r"\b[\w-]+(?:\s+\.\s*|\.\s+)(com|net|org|xyz|ru|io|tk|info|biz|onion)\b")
-_MENTION = re.compile(r"@\s*(\w+)")
-
-
-def _nfkc(text: str) -> str:
-    # Ideographic full stops are dots in a domain too.
-    return unicodedata.normalize("NFKC", text).casefold().replace("\u3002", ".")
-
-
-def has_url(text: str) -> bool:
-    folded = _nfkc(text)
-    if _SCHEME.search(folded) or _WWW.search(folded) or _IP.search(folded):
-        return True
-    for match in _DOMAIN.finditer(folded):
-        tld = match.group(1)
-        if len(tld) == 2 or tld in _TLDS or tld.startswith("xn--"):
-            return True
-    for match in _SPELLED_DOT.finditer(folded):
-        tld = match.group(1)
-        if len(tld) == 2 or tld in _TLDS:
-            return True
-    return _SPACED_DOT.search(folded) is not None
-
-
-def mentions(text: str) -> list[str]:
-    """The names @mentioned in `text` (case-folded)."""
-    return [m.group(1) for m in _MENTION.finditer(_nfkc(text))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +105,7 @@ _SEPARATOR = r"[\s._\-*,'\"~:;=/\\]"
 
 def fold_for_matching(text: str) -> str:
     """Case-folded, accents removed, look-alike letters mapped, long runs shortened."""
-    text = unicodedata.normalize("NFKD", _nfkc(text))
+    text = unicodedata.normalize("NFKD", fold(text))
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.translate(_HOMOGLYPHS)
     # Runs of one character are capped at 3 (a banned word never needs more), which also
@@ -253,19 +138,9 @@ def _normalize_banned(word: str) -> str:
     return " ".join(fold_for_matching(word).split())
 
 
-def read_word_list(path: str | Path) -> list[str]:
-    """Words or phrases, one a line; blank lines and `#` comments skipped."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise StreamchatError(f"cannot read the word list {path}: {error.strerror}") from error
-    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
-
-
 def default_banned_words() -> list[str]:
     """The list that ships with streamchat (trainer/data/banned_words.txt)."""
-    text = resources.files("trainer").joinpath("data/banned_words.txt").read_text("utf-8")
-    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+    return parse_word_list(resources.files("trainer").joinpath("data/banned_words.txt").read_text("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +152,7 @@ def _allowed(allow_mention: str | None) -> str | None:
 
 
 def _same_text_key(text: str) -> str:
-    return " ".join(_nfkc(text).split())
+    return " ".join(fold(text).split())
 
 
 class FilterChain:
@@ -291,13 +166,13 @@ class FilterChain:
         self,
         *,
         banned_words: Iterable[str] | None = None,
-        max_chars: int = MAX_CHARS,
+        max_chars: int = TWITCH_MESSAGE_CHARS,
         max_words: int = DEFAULT_MAX_WORDS,
         max_emote_run: int = DEFAULT_MAX_EMOTE_RUN,
         fingerprints=None,
         remember: int = DEFAULT_REMEMBER,
     ):
-        self.max_chars = min(max_chars, MAX_CHARS)
+        self.max_chars = min(max_chars, TWITCH_MESSAGE_CHARS)
         self.max_words = max_words
         self.max_emote_run = max_emote_run
         self.fingerprints = fingerprints
@@ -381,7 +256,7 @@ class FilterChain:
         words = text.split()
         if len(words) > self.max_words:
             return "too_many_words"
-        if _starts_with_command(text.lstrip()):
+        if starts_with_command(text.lstrip()):
             return "command"
         if has_url(text):
             return "url"

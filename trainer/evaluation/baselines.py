@@ -27,8 +27,9 @@ UNKNOWN = 1  # symbol id of a character never seen in training
 _SENTINEL = 0x110000  # one past the last Unicode code point: marks boundaries while encoding
 
 
-def group_streams(records: Iterable[ChatRecord | str]) -> list[list[str]]:
-    """Message texts grouped by stream, each stream in record order (time order)."""
+def texts_by_stream(records: Iterable[ChatRecord | str]) -> list[list[str]]:
+    """The message texts of each stream (all its records, wherever they are), in record order;
+    bare strings count as one stream. Compare `packing.group_streams`: runs of consecutive records."""
     streams: dict[str, list[str]] = {}
     for record in records:
         if isinstance(record, str):
@@ -207,7 +208,7 @@ class CharNgram:
         return np.add.reduceat(bits, starts)
 
     def bits_per_char(self, records: Iterable[ChatRecord | str]) -> float:
-        streams = group_streams(records)
+        streams = texts_by_stream(records)
         chars = sum(len(t) + 1 for texts in streams for t in texts)
         if chars == 0:
             raise ValueError("no messages to score")

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.evaluation.baselines import group_streams
+from trainer.evaluation.baselines import texts_by_stream
 from trainer.evaluation.report import format_report
 from trainer.errors import StreamchatError
-from trainer.corpus.records import EMOTES_FILE, TRAIN_FILE, VALID_FILE, ChatRecord, read_records
-from trainer.model.tokenizer import read_emotes
+from trainer.corpus.prepared import load_prepared
+from trainer.corpus.records import ChatRecord
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def model_message_bits(
 
 def bits_per_char(model_dir_or_loaded, records: Iterable[ChatRecord | str], *, progress: bool = False) -> float:
     """Held-out bits per character of the model on `records` (grouped by stream, in order)."""
-    streams = group_streams(records)
+    streams = texts_by_stream(records)
     chars = sum(len(t) + 1 for texts in streams for t in texts)
     if chars == 0:
         raise StreamchatError("no messages to score: the validation set is empty")
@@ -271,25 +271,8 @@ class Corpus:
 
 def read_corpus(data_dir: str | Path) -> Corpus:
     """The train and validation splits and emotes of a folder `prepare` wrote."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise StreamchatError(f"data folder {data_dir} does not exist; make one with `python -m trainer prepare`")
-    missing = [name for name in (TRAIN_FILE, VALID_FILE) if not (data_dir / name).is_file()]
-    if missing:
-        raise StreamchatError(
-            f"{data_dir} is not a prepared corpus (no {', '.join(missing)}); "
-            f"make one with `python -m trainer prepare LOGS... --out {data_dir}`"
-        )
-    train = group_streams(read_records(data_dir / TRAIN_FILE))
-    valid = group_streams(read_records(data_dir / VALID_FILE))
-    if not train:
-        raise StreamchatError(f"{data_dir / TRAIN_FILE} has no messages; run `python -m trainer prepare` on more chat")
-    if not valid:
-        raise StreamchatError(
-            f"{data_dir / VALID_FILE} has no messages: nothing to evaluate on; "
-            "prepare the corpus again with a validation stream (prepare's --valid)"
-        )
-    return Corpus(train, valid, set(read_emotes(data_dir / EMOTES_FILE)))
+    prepared = load_prepared(data_dir, need_valid=True)
+    return Corpus(texts_by_stream(prepared.train), texts_by_stream(prepared.valid), set(prepared.emotes))
 
 
 def _mean_metrics(per_draw: list[dict]) -> dict:

@@ -7,8 +7,9 @@ Every rule is counted, so `stats.json` says exactly what happened to every messa
   cleaning (only a link, only a mention, only invisible characters), repeats thinned out of a burst;
 - changed (`CHANGE_*`): `/me` and CTCP ACTION wrappers unwrapped, URLs removed, `@mentions` and
   usernames replaced by the neutral `MENTION` (the model must never learn a username), invisible
-  characters stripped (U+E0000 tags, zero-width, bidi controls, control characters), whitespace
-  collapsed, runs of one word or character capped, very long messages cut at a word boundary.
+  characters stripped (`trainer.text.strip_invisible`: U+E0000 tags, zero-width, bidi and control
+  characters, blank-looking letters, "Zalgo" marks), whitespace collapsed, runs of one word or
+  character capped, very long messages cut at a word boundary.
 
 `clean_message(text)` applies the rules that need nothing but the text; the bot uses it on live
 chat. `MessageCleaner` adds the rules that need the sender or the stream (bots, usernames of the
@@ -23,6 +24,9 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
+
+from trainer.ingest.formats.reading import Message
+from trainer.text import LINK_PATTERN, LOGGED_COMMAND_PREFIXES, MENTION_PATTERN, cut_at_word, strip_invisible
 
 # Every @mention and every username found in a message becomes this one neutral word.
 MENTION = "@user"
@@ -42,7 +46,9 @@ DEFAULT_BOTS = frozenset(
     }
 )
 
-MAX_CHARS = 300  # Twitch allows 500; longer than this is a copypasta wall, cut at a word boundary
+# Twitch allows 500 characters (text.TWITCH_MESSAGE_CHARS); a longer message than this in a log
+# is a copypasta wall, cut at a word boundary before the model learns it.
+TRAINING_MESSAGE_CHARS = 300
 MAX_WORD_REPEAT = 6  # "LUL LUL LUL ..." keeps six in a row
 MAX_CHAR_RUN = 12  # "AAAAAAAAAAAAAAAAAAAA" keeps twelve
 BURST_WINDOW = 50  # a message repeated among the last 50 kept messages of a stream ...
@@ -92,18 +98,6 @@ _NOTICE = re.compile(
     r"|(?:cheered|donated) \$?\d"
     r")"
 )
-_URL = re.compile(
-    r"(?:https?://|www\.)\S+"
-    r"|\b(?:[\w-]+\.)+(?:com|net|org|tv|gg|io|ly|be|me|co|app|link|gl|xyz|to|tk|ru|de|uk)(?:/\S*)?\b",
-    re.IGNORECASE,
-)
-_MENTION = re.compile(r"@\w+")
-# Zero-width and joiner characters, bidi controls, BOM, the U+E0000 tag block, C0/C1 controls.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
-    "\U000e0000-\U000e007f]+"
-)
 _CHAR_RUN = re.compile(r"(.)\1{%d,}" % MAX_CHAR_RUN)
 # Words that could be a Twitch login, for the username check.
 _LOGIN_WORD = re.compile(r"[a-z0-9_]{4,25}")
@@ -125,24 +119,24 @@ def clean_text(text: str, drops: dict, changes: dict) -> str | None:
     if text.startswith(("/me ", "\x01ACTION ")):
         text = text[4:] if text[0] == "/" else text[8:].rstrip("\x01")
         _bump(changes, CHANGE_ACTION)
-    if not text.isprintable():
-        stripped = _INVISIBLE.sub("", text)
-        if stripped != text:
-            _bump(changes, CHANGE_INVISIBLE)
-        # Tabs, newlines and exotic spaces become single spaces.
-        text = " ".join(stripped.split())
+    if not (text.isascii() and text.isprintable()):
+        stripped = strip_invisible(text)
+        if stripped is not text or not text.isprintable():
+            if stripped.split() != text.split():  # more than whitespace went
+                _bump(changes, CHANGE_INVISIBLE)
+            # Tabs, newlines and exotic spaces become single spaces.
+            text = " ".join(stripped.split())
     if not text:
         _bump(drops, DROP_EMPTY)
         return None
-    first = text[0]
-    if first == "!" or first == "/":
+    if text[0] in LOGGED_COMMAND_PREFIXES:
         _bump(drops, DROP_COMMAND)
         return None
     if _maybe_notice(text) and _NOTICE.match(text):
         _bump(drops, DROP_NOTICE)
         return None
     if "." in text or "://" in text:
-        replaced = _URL.sub("", text)
+        replaced = LINK_PATTERN.sub("", text)
         if replaced != text:
             _bump(changes, CHANGE_URL)
             text = " ".join(replaced.split())
@@ -150,7 +144,7 @@ def clean_text(text: str, drops: dict, changes: dict) -> str | None:
                 _bump(drops, DROP_LINK_ONLY)
                 return None
     if "@" in text:
-        replaced = _MENTION.sub(MENTION, text)
+        replaced = MENTION_PATTERN.sub(MENTION, text)
         if replaced != text:
             _bump(changes, CHANGE_MENTION)
             text = replaced
@@ -184,9 +178,8 @@ def _cap(text: str, changes: dict) -> str:
         if len(kept) != len(words):
             text = " ".join(kept)
             _bump(changes, CHANGE_REPEAT)
-    if len(text) > MAX_CHARS:
-        cut = text.rfind(" ", 0, MAX_CHARS + 1)
-        text = text[: cut if cut > MAX_CHARS // 2 else MAX_CHARS]
+    if len(text) > TRAINING_MESSAGE_CHARS:
+        text = cut_at_word(text, TRAINING_MESSAGE_CHARS)
         _bump(changes, CHANGE_LONG)
     return text
 
@@ -213,12 +206,6 @@ def blocked_word_pattern(words: Iterable[str]) -> re.Pattern | None:
     if not words:
         return None
     return re.compile(r"(?<!\w)(?:%s)(?!\w)" % "|".join(map(re.escape, words)), re.IGNORECASE)
-
-
-def read_word_list(path) -> list[str]:
-    """Words from a file, one per line; blank lines and `#` comments are ignored."""
-    with open(path, encoding="utf-8-sig") as handle:
-        return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
 
 
 def could_be_username(name: str) -> bool:
@@ -271,16 +258,16 @@ class MessageCleaner:
 
     def clean(self, user: str | None, text: str, is_system: bool = False) -> str | None:
         """Clean one parsed message; None means dropped (and counted)."""
-        texts, _, _ = self.clean_many(((user, text, None, None, (), False, is_system),))
+        texts, _, _ = self.clean_many((Message(user, text, is_system=is_system),))
         return texts[0] if texts else None
 
     def clean_many(self, messages) -> tuple[list[str], list, list]:
-        """Clean parsed messages (`logformats.Message` tuples) of the current stream, in order.
+        """Clean parsed messages (`trainer.ingest.formats.Message` tuples) of the current stream, in order.
 
         Returns the kept texts with their users and timestamps. This is the import's hot loop:
         a short printable message with nothing to clean skips every rule but the cheap ones.
         """
-        self.add_names([m[0] for m in messages])  # a no-op for users seen before
+        self.add_names([m.user for m in messages])  # a no-op for users seen before
         dropped_users = self._dropped_users
         texts: list[str] = []
         users: list = []
@@ -294,10 +281,11 @@ class MessageCleaner:
         find_words = _LOGIN_WORD.findall
         full_clean = clean_text
         notice = _NOTICE.match
+        plain_start = LOGGED_COMMAND_PREFIXES + " "
         for m in messages:
-            user = m[0]
-            text = m[1]
-            if m[6]:
+            user = m.user
+            text = m.text
+            if m.is_system:
                 drops[DROP_NOTICE] = drops.get(DROP_NOTICE, 0) + 1
                 continue
             if user in dropped_users:
@@ -306,8 +294,9 @@ class MessageCleaner:
                 continue
             size = len(text)
             if (
-                0 < size <= MAX_CHARS and text.isprintable() and text[0] not in "!/ " and text[-1] != " "
-                and "." not in text and "@" not in text and "  " not in text and "://" not in text
+                0 < size <= TRAINING_MESSAGE_CHARS and text.isprintable() and text[0] not in plain_start
+                and text[-1] != " " and "." not in text and "@" not in text and "  " not in text
+                and "://" not in text and (text.isascii() or strip_invisible(text) is text)
             ):
                 # Nothing to strip, unwrap, link or mention (the common case, inlined for speed):
                 # the same rules as clean_text, minus those that can't apply.
@@ -351,7 +340,7 @@ class MessageCleaner:
                     del counts[old]
             texts.append(text)
             users.append(user)
-            times.append(m[2])
+            times.append(m.ts)
         return texts, users, times
 
     def _replace_names(self, text: str) -> str:

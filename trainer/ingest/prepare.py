@@ -17,29 +17,25 @@ shape, or a message that was kept or dropped for a counted reason).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import sys
 import time
-import zlib
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from itertools import chain, groupby, islice
-from operator import itemgetter
-from json.encoder import encode_basestring as _json_string
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 from trainer.errors import StreamchatError
 from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE
+from trainer.fsutil import atomic_write, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
 # Extensions looked at inside folders (a file named on the command line is always read).
 LOG_SUFFIXES = {".txt", ".log", ".json", ".jsonl", ".csv", ".tsv", ".srt", ".ssa", ".ass", ".gz", ".irc"}
-CHUNK = 20_000  # messages parsed ahead, so usernames of the chunk are known before cleaning it
 STATS_VERSION = 1
 
 
@@ -76,230 +72,6 @@ def find_log_files(inputs: Iterable[Path]) -> tuple[list[tuple[Path, Path]], lis
     return found, problems
 
 
-def stream_name(path: Path) -> str:
-    """A file's stream id: a VOD id at the end of its name (`2025-11-29_..._2630758683`), else its name."""
-    name = path.name
-    for suffix in (".gz", ".json", ".jsonl", ".txt", ".log", ".csv", ".tsv", ".srt", ".ssa", ".ass", ".irc"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-    tail = name.rsplit("_", 1)[-1]
-    if tail.isdigit() and len(tail) >= 6 and tail != name:
-        return tail
-    return name
-
-
-@dataclass
-class _FileTask:
-    """One file to import, with everything a worker process needs."""
-
-    index: int
-    path: Path
-    group: str  # the stream group when the log doesn't name its channel: the folder it came from
-    key: str  # the stream id when the log doesn't name one (unique among the files)
-    forced_valid: bool
-    fmt: str | None
-    tmp: Path
-    bots: tuple
-    own_name: str | None
-    blocked: tuple
-    stable_hashes: bool = False  # True when worker processes import files side by side
-
-
-@dataclass
-class _Part:
-    """The kept records of one stream from one file: a temporary file and their text hashes."""
-
-    key: str
-    channel: str | None
-    group: str
-    forced_valid: bool
-    path: Path
-    hashes: array = field(default_factory=lambda: array("q"))  # hash of each text, case-folded
-    first_ts: str | None = None
-
-
-@dataclass
-class _FileResult:
-    report: dict
-    parts: list
-    emotes: object  # EmoteStats
-    drops: dict
-    changes: dict
-
-
-_cleaners: dict = {}
-
-
-def _cleaner_for(task: _FileTask):
-    """One MessageCleaner per settings and process (the blocked-word pattern compiles once)."""
-    from trainer.ingest.cleaning import MessageCleaner
-
-    settings = (task.bots, task.own_name, task.blocked)
-    cleaner = _cleaners.get(settings)
-    if cleaner is None:
-        cleaner = _cleaners[settings] = MessageCleaner(task.bots, task.own_name, task.blocked)
-    cleaner.drops = {}
-    cleaner.changes = {}
-    cleaner.start_stream()
-    return cleaner
-
-
-def _import_file(task: _FileTask, emotes=None) -> _FileResult:
-    """Parse, clean and write one file (in a worker process, or in this one counting into `emotes`)."""
-    from trainer.ingest.emotes import EmoteStats
-    from trainer.ingest.formats import LogProblem, open_log
-
-    path = task.path
-    report: dict = {"path": str(path), "format": None, "encoding": None, "stream": None,
-                    "channel": None, "lines": 0, "messages": 0, "kept": 0, "dropped": {},
-                    "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "warnings": [], "error": None}
-    cleaner = _cleaner_for(task)
-    result = _FileResult(report, [], None if emotes else EmoteStats(), cleaner.drops, cleaner.changes)
-    emotes = emotes or result.emotes
-    try:
-        source = open_log(path, task.fmt)
-    except LogProblem as error:
-        report["error"] = str(error)
-        return result
-    info = source.info
-    report["format"] = info.format
-    report["encoding"] = info.encoding
-    parts: dict[str, _Part] = {}
-
-    def part_for(key: str, channel: str | None) -> _Part:
-        part = parts.get(key)
-        if part is not None and part.channel != channel:
-            key = f"{channel}/{key}"  # one stream per channel (a raw IRC capture of several)
-            part = parts.get(key)
-        if part is None:
-            part = parts[key] = _Part(key, channel, channel or task.group, task.forced_valid,
-                                      task.tmp / f"{task.index}-{len(parts)}.jsonl")
-        return part
-
-    messages = source.messages
-    default = None
-    n_messages = n_kept = 0
-    try:
-        while True:
-            chunk = list(islice(messages, CHUNK))
-            if not chunk:
-                break
-            n_messages += len(chunk)
-            if default is None:  # after the first chunk: JSON and headers have named stream/channel
-                default = part_for(info.stream or task.key, info.channel)
-            marked = [m[4] for m in chunk if m[4]]
-            if marked:
-                emotes.add_marked(chain.from_iterable(marked))
-            if info.format in ("corpus", "irc"):
-                # These can name their own stream/channel per message: split the chunk into runs.
-                for (channel, key), run in groupby(chunk, key=itemgetter(7, 8)):
-                    target = default
-                    if key is not None or channel is not None:
-                        target = part_for(key if key is not None else default.key,
-                                          channel if channel is not None else info.channel)
-                    n_kept += _write_run(cleaner, emotes, list(run), target, task.stable_hashes)
-            else:
-                n_kept += _write_run(cleaner, emotes, chunk, default, task.stable_hashes)
-    except LogProblem as error:
-        report["error"] = str(error)
-    except OSError as error:
-        report["error"] = f"read failed after {info.lines} lines ({error}); the messages before it were imported"
-    result.parts = [part for part in parts.values() if len(part.hashes)]
-    report.update(
-        stream=default.key if default else None, channel=info.channel, lines=info.lines,
-        messages=n_messages, kept=n_kept, blank_lines=info.blank, log_lines=info.meta_lines,
-        unparsed_lines=info.unparsed, dropped=dict(cleaner.drops),
-    )
-    if info.unparsed:
-        info.warnings.append(
-            f"{info.unparsed} lines of an unknown shape for format {info.format} were skipped "
-            f"(e.g. {'; '.join(info.unparsed_examples)})"
-        )
-    report["warnings"] = info.warnings
-    return result
-
-
-def _write_run(cleaner, emotes, messages, part: _Part, stable_hashes: bool) -> int:
-    """Clean messages of one stream and append the kept ones to the stream's temporary file."""
-    texts, users, times = cleaner.clean_many(messages)
-    if not texts:
-        return 0
-    # Batched, C-speed work: the JSON lines (json.dumps once per field), hashes, emote counts.
-    channel = "null" if part.channel is None else _json_string(part.channel)
-    template = '{"text":%s,"channel":' + channel + ',"stream":' + _json_string(part.key) + ',"ts":%s}\n'
-    template = template.replace("%", "%%").replace("%%s", "%s")
-    stamps = ["null" if t is None else _json_string(t) for t in times]
-    with open(part.path, "a", encoding="utf-8") as handle:
-        handle.write("".join(map(template.__mod__, zip(map(_json_string, texts), stamps))))
-    if stable_hashes:  # hashes from several processes must agree
-        part.hashes.extend(text_hashes(texts))
-    else:  # one process: Python's own string hash is the same throughout, and cheaper
-        part.hashes.extend(map(hash, map(str.casefold, texts)))
-    if part.first_ts is None:
-        part.first_ts = next((t for t in times if t is not None), None)
-    emotes.add_many(texts, users)
-    return len(texts)
-
-
-def text_hashes(texts: list[str]):
-    """64-bit hashes of texts after case folding, the same in every process (for the overlap report)."""
-    import numpy as np
-
-    data = list(map(str.encode, map(str.casefold, texts)))
-    high = np.fromiter(map(zlib.crc32, data), dtype=np.uint64, count=len(data))
-    low = np.fromiter(map(zlib.adler32, data), dtype=np.uint64, count=len(data))
-    return ((high << np.uint64(32)) | low).view(np.int64)
-
-
-def _file_tasks(files: list[tuple[Path, Path]], valid_roots: set[Path], fmt, tmp: Path, cleaner_settings) -> list[_FileTask]:
-    """A task per file, with a stream id unique among the files (chat.json in two folders = two streams)."""
-    names: dict[str, int] = {}
-    for path, _ in files:
-        names[stream_name(path)] = names.get(stream_name(path), 0) + 1
-    tasks = []
-    used: set[str] = set()
-    for index, (path, root) in enumerate(files):
-        key = stream_name(path)
-        if names[key] > 1:
-            key = f"{path.parent.name}/{key}"
-            base, n = key, 2
-            while key in used:
-                key, n = f"{base}#{n}", n + 1
-        used.add(key)
-        group = root.name if root.is_dir() and path.parent == root else path.parent.name
-        tasks.append(_FileTask(index, path, group, key, root in valid_roots, fmt, tmp, *cleaner_settings))
-    return tasks
-
-
-def _run_tasks(tasks: list[_FileTask], workers: int, emotes):
-    """Results of the tasks in their order; files are independent, so worker processes share them."""
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _import_file(task, emotes)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the caller may have threads (the bot) or torch loaded. Biggest files
-    # first, so no worker is left with a big one at the end; results come back in that order.
-    biggest_first = sorted(tasks, key=lambda task: -task.path.stat().st_size)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_import_file, biggest_first)
-
-
-def auto_workers(files: list[tuple[Path, Path]]) -> int:
-    """Worker processes for an import: one per core (at most 4) on 4+ cores when there is enough to share.
-
-    On 2 cores one process is as fast (benchmarks/import_speed.py): spawning workers and merging
-    their counts costs what the second core gains, the more so when other jobs share the cores.
-    """
-    cores = os.cpu_count() or 1
-    total = sum(path.stat().st_size for path, _ in files)
-    if cores < 4 or len(files) < 4 or total < 16 * 1024 * 1024:
-        return 1
-    return min(4, cores)
-
-
 class _Stream:
     """Everything known about one stream after the import: its parts, hashes, first time."""
 
@@ -309,7 +81,8 @@ class _Stream:
         self.parts: list[Path] = []
         self.hashes: list[array] = []
 
-    def add(self, part: _Part, source: str) -> None:
+    def add(self, part, source: str) -> None:
+        """Add a `fileimport.Part` of this stream, read from `source`."""
         # Parts in file order, whatever order worker processes finished them in.
         at = sum(1 for p in self.parts if _part_order(p) < _part_order(part.path))
         self.parts.insert(at, part.path)
@@ -327,22 +100,26 @@ def _part_order(path: Path) -> tuple[int, int]:
     return int(file_index), int(part_index)
 
 
-def _atomic_concat(pieces: list[tuple[Path, int, int | None]], target: Path) -> None:
-    """Concatenate line ranges [start, stop) of files (stop None: to the end) into `target`, atomically."""
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as out:
+class _Lines(NamedTuple):
+    """Lines [start, stop) of a part file; stop None: to its end."""
+
+    path: Path
+    start: int
+    stop: int | None
+
+
+def _atomic_concat(pieces: list[_Lines], target: Path) -> None:
+    """Concatenate line ranges of part files into `target`, atomically."""
+    with atomic_write(target, "wb") as out:
         for path, start, stop in pieces:
             with open(path, "rb") as handle:
                 if start == 0 and stop is None:
                     shutil.copyfileobj(handle, out, 1 << 20)
                 else:
                     out.writelines(islice(handle, start, stop))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, target)
 
 
-def _stream_pieces(stream: _Stream, start: int, stop: int | None) -> list[tuple[Path, int, int | None]]:
+def _stream_pieces(stream: _Stream, start: int, stop: int | None) -> list[_Lines]:
     """Line ranges of a stream's part files covering its messages [start, stop)."""
     pieces = []
     offset = 0
@@ -351,7 +128,7 @@ def _stream_pieces(stream: _Stream, start: int, stop: int | None) -> list[tuple[
         lo = max(start, offset)
         hi = offset + size if stop is None else min(stop, offset + size)
         if lo < hi:
-            pieces.append((path, lo - offset, None if hi == offset + size else hi - offset))
+            pieces.append(_Lines(path, lo - offset, None if hi == offset + size else hi - offset))
         offset += size
     return pieces
 
@@ -375,25 +152,57 @@ def prepare(
     bot's own account; messages with a word of `blocked_words` are never learned. `workers`:
     processes that import files side by side (default `auto_workers`: 1 on 2 cores).
     """
-    import numpy as np
-    from tqdm import tqdm
-
-    from trainer.ingest.emotes import EmoteStats
-    from trainer.ingest.formats import resolve_format
-    from trainer.ingest.split import StreamInfo, choose_validation, overlap
+    from trainer.ingest.fileimport import CleanerSettings, auto_workers, file_tasks
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if fmt:
-        try:
-            fmt = resolve_format(fmt)
-        except ValueError as error:
-            raise StreamchatError(str(error)) from None
+    fmt = _known_format(fmt)
     inputs = [Path(p) for p in inputs]
     valid = [Path(p) for p in valid or ()]
-    # --valid inputs first: a file named there and also inside an INPUT folder is validation only.
+    files, problems = _files_to_import(inputs, valid, out_dir)
+    tmp = _workspace(out_dir)
+    workers = auto_workers(files) if workers is None else max(1, workers)
+    settings = CleanerSettings(tuple(b for b in bot_names if b and b.strip()), bot_name,
+                               tuple(w for w in blocked_words if w and w.strip()))
+    tasks = file_tasks(files, set(valid), fmt, tmp, settings, stable_hashes=workers > 1)
+    try:
+        imported = _import_files(tasks, workers, progress)
+        split = _write_split(imported.streams, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    statistical = imported.emotes.statistical()
+    emotes = imported.emotes.vocabulary(statistical)
+    write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
+    stats = _stats(
+        inputs=inputs, valid=valid, out_dir=out_dir, fmt=fmt, problems=problems, imported=imported, split=split,
+        emotes={"total": len(emotes), "marked": len(imported.emotes.marked), "statistical": len(statistical)},
+        workers=workers, elapsed=time.perf_counter() - started,
+    )
+    write_json_atomic(out_dir / STATS_FILE, stats)
+    if stats["totals"]["kept"] == 0:
+        raise StreamchatError(
+            f"no message survived the import ({stats['totals']['messages']} parsed); see {out_dir / STATS_FILE} "
+            "for what each file held and why messages were dropped"
+        )
+    return stats
+
+
+def _known_format(fmt: str | None) -> str | None:
+    """The `--format` override by its own name (aliases resolved); StreamchatError for an unknown one."""
+    if not fmt:
+        return fmt
+    from trainer.ingest.formats import resolve_format
+
+    try:
+        return resolve_format(fmt)
+    except ValueError as error:
+        raise StreamchatError(str(error)) from None
+
+
+def _files_to_import(inputs: list[Path], valid: list[Path], out_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The log files of the inputs, `--valid` ones first (a file named there and also inside an
+    INPUT folder is validation only), never an earlier output of this import; and the problems."""
     files, problems = find_log_files(valid + inputs)
-    # Never re-import an earlier output of this import (an INPUT folder may hold DIR).
     out_resolved = out_dir.resolve()
     files = [(path, root) for path, root in files if out_resolved not in path.resolve().parents]
     if not files:
@@ -401,6 +210,11 @@ def prepare(
             "no log files to import: " + "; ".join(problems)
             + ". Give chat log files or folders (e.g. data/sample/ or data/raw/)."
         )
+    return files, problems
+
+
+def _workspace(out_dir: Path) -> Path:
+    """An empty `.prepare-tmp` folder in `out_dir` for the stream part files."""
     tmp = out_dir / ".prepare-tmp"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -408,81 +222,109 @@ def prepare(
         tmp.mkdir(parents=True)
     except OSError as error:
         raise StreamchatError(f"can't write to {out_dir} ({error.strerror}); choose another --out DIR") from None
-    cleaner_settings = (tuple(b for b in bot_names if b and b.strip()), bot_name,
-                        tuple(w for w in blocked_words if w and w.strip()))
-    tasks = _file_tasks(files, set(valid), fmt, tmp, cleaner_settings)
-    workers = auto_workers(files) if workers is None else max(1, workers)
-    for task in tasks:
-        task.stable_hashes = workers > 1
+    return tmp
+
+
+@dataclass
+class _Imported:
+    """Everything the files gave: their reports (in input order), streams and summed counts."""
+
+    reports: list[dict]
+    streams: dict[str, _Stream]
+    drops: dict[str, int]
+    changes: dict[str, int]
+    emotes: object  # emotes.EmoteStats
+
+
+def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
+    """Run every file's import (side by side with workers), merging the results as they come."""
+    from tqdm import tqdm
+
+    from trainer.ingest.emotes import EmoteStats
+    from trainer.ingest.fileimport import run_tasks
+    from trainer.ingest.split import StreamInfo
+
+    imported = _Imported([], {}, {}, {}, EmoteStats())
     index_of = {str(task.path): task.index for task in tasks}
+    total_bytes = sum(task.path.stat().st_size for task in tasks)
+    with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
+              file=sys.stderr, leave=False) as bar:
+        for result in run_tasks(tasks, workers, imported.emotes):
+            report = result.report
+            imported.reports.append(report)
+            _add_counts(imported.drops, result.drops)
+            _add_counts(imported.changes, result.changes)
+            if result.emotes is not None:  # counted in a worker process
+                imported.emotes.merge(result.emotes)
+            for part in result.parts:
+                stream = imported.streams.get(part.key)
+                if stream is None:
+                    stream = imported.streams[part.key] = _Stream(StreamInfo(part.key, part.group), part.channel)
+                stream.add(part, report["path"])
+            bar.update(Path(report["path"]).stat().st_size)
+            bar.set_postfix(messages=sum(r["messages"] for r in imported.reports), refresh=False)
+            if report["error"]:
+                logger.warning("%s: %s", report["path"], report["error"])
+            for warning in report["warnings"]:
+                logger.warning("%s: %s", report["path"], warning)
+    imported.reports.sort(key=lambda r: index_of[r["path"]])  # worker results come biggest first
+    return imported
 
-    emote_stats = EmoteStats()
-    streams: dict[str, _Stream] = {}
-    reports: list[dict] = []
-    drops: dict[str, int] = {}
-    changes: dict[str, int] = {}
-    try:
-        total_bytes = sum(task.path.stat().st_size for task in tasks)
-        with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
-                  file=sys.stderr, leave=False) as bar:
-            for result in _run_tasks(tasks, workers, emote_stats):
-                report = result.report
-                reports.append(report)
-                for key, value in result.drops.items():
-                    drops[key] = drops.get(key, 0) + value
-                for key, value in result.changes.items():
-                    changes[key] = changes.get(key, 0) + value
-                if result.emotes is not None:  # counted in a worker process
-                    emote_stats.merge(result.emotes)
-                for part in result.parts:
-                    stream = streams.get(part.key)
-                    if stream is None:
-                        stream = streams[part.key] = _Stream(StreamInfo(part.key, part.group), part.channel)
-                    stream.add(part, report["path"])
-                bar.update(Path(report["path"]).stat().st_size)
-                bar.set_postfix(messages=sum(r["messages"] for r in reports), refresh=False)
-                if report["error"]:
-                    logger.warning("%s: %s", report["path"], report["error"])
-                for warning in report["warnings"]:
-                    logger.warning("%s: %s", report["path"], warning)
 
-        reports.sort(key=lambda r: index_of[r["path"]])  # worker results come biggest first
-        plan = choose_validation([s.info for s in streams.values()])
-        ordered = sorted(streams.values(), key=lambda s: s.info.order())
-        train_pieces, valid_pieces = [], []
-        train_hashes, valid_hashes = [], []
-        for s in ordered:
-            hashes = np.frombuffer(b"".join(h.tobytes() for h in s.hashes), dtype=np.int64)
-            if s.info.key == plan.tail_of:
-                train_pieces += _stream_pieces(s, 0, plan.tail_from)
-                valid_pieces += _stream_pieces(s, plan.tail_from, None)
-                train_hashes.append(hashes[: plan.tail_from])
-                valid_hashes.append(hashes[plan.tail_from:])
-            elif s.info.key in plan.valid:
-                valid_pieces += _stream_pieces(s, 0, None)
-                valid_hashes.append(hashes)
-            else:
-                train_pieces += _stream_pieces(s, 0, None)
-                train_hashes.append(hashes)
-        _atomic_concat(train_pieces, out_dir / TRAIN_FILE)
-        _atomic_concat(valid_pieces, out_dir / VALID_FILE)
-        train_h = np.concatenate(train_hashes) if train_hashes else np.zeros(0, np.int64)
-        valid_h = np.concatenate(valid_hashes) if valid_hashes else np.zeros(0, np.int64)
-        split_overlap = overlap(valid_h, train_h)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
+    for key, value in counts.items():
+        total[key] = total.get(key, 0) + value
 
-    statistical = emote_stats.statistical()
-    emotes = emote_stats.vocabulary(statistical)
-    (out_dir / EMOTES_FILE).write_text("".join(e + "\n" for e in emotes), encoding="utf-8")
-    elapsed = time.perf_counter() - started
+
+@dataclass
+class _Split:
+    plan: object  # split.ValidationPlan
+    ordered: list[_Stream]  # oldest stream first
+    train_messages: int
+    valid_messages: int
+    overlap: dict  # split.overlap: validation messages also in training
+
+
+def _write_split(streams: dict[str, _Stream], out_dir: Path) -> _Split:
+    """Choose the validation streams and write train.jsonl and valid.jsonl from the part files."""
+    import numpy as np
+
+    from trainer.ingest.split import choose_validation, overlap
+
+    plan = choose_validation([s.info for s in streams.values()])
+    ordered = sorted(streams.values(), key=lambda s: s.info.order())
+    train_pieces, valid_pieces = [], []
+    train_hashes, valid_hashes = [], []
+    for s in ordered:
+        hashes = np.frombuffer(b"".join(h.tobytes() for h in s.hashes), dtype=np.int64)
+        if s.info.key == plan.tail_of:
+            train_pieces += _stream_pieces(s, 0, plan.tail_from)
+            valid_pieces += _stream_pieces(s, plan.tail_from, None)
+            train_hashes.append(hashes[: plan.tail_from])
+            valid_hashes.append(hashes[plan.tail_from:])
+        elif s.info.key in plan.valid:
+            valid_pieces += _stream_pieces(s, 0, None)
+            valid_hashes.append(hashes)
+        else:
+            train_pieces += _stream_pieces(s, 0, None)
+            train_hashes.append(hashes)
+    _atomic_concat(train_pieces, out_dir / TRAIN_FILE)
+    _atomic_concat(valid_pieces, out_dir / VALID_FILE)
+    train_h = np.concatenate(train_hashes) if train_hashes else np.zeros(0, np.int64)
+    valid_h = np.concatenate(valid_hashes) if valid_hashes else np.zeros(0, np.int64)
+    return _Split(plan, ordered, int(len(train_h)), int(len(valid_h)), overlap(valid_h, train_h))
+
+
+def _stats(*, inputs, valid, out_dir, fmt, problems, imported: _Imported, split: _Split, emotes: dict,
+           workers: int, elapsed: float) -> dict:
+    """What `stats.json` says about the import: totals, formats, the split, every file and stream."""
+    reports, plan, ordered = imported.reports, split.plan, split.ordered
     for report in reports:
         if report["stream"] is not None:
             held = report["stream"] in plan.valid and report["stream"] != plan.tail_of
             report["split"] = "valid" if held else "train"
     messages = sum(r["messages"] for r in reports)
-    kept = sum(r["kept"] for r in reports)
-    stats = {
+    return {
         "stats_version": STATS_VERSION,
         "inputs": [str(p) for p in inputs],
         "valid_inputs": [str(p) for p in valid],
@@ -497,21 +339,21 @@ def prepare(
             "log_lines": sum(r["log_lines"] for r in reports),
             "unparsed_lines": sum(r["unparsed_lines"] for r in reports),
             "messages": messages,
-            "kept": kept,
-            "train_messages": int(len(train_h)),
-            "valid_messages": int(len(valid_h)),
-            "dropped": dict(sorted(drops.items(), key=lambda kv: -kv[1])),
-            "changed": dict(sorted(changes.items(), key=lambda kv: -kv[1])),
+            "kept": sum(r["kept"] for r in reports),
+            "train_messages": split.train_messages,
+            "valid_messages": split.valid_messages,
+            "dropped": dict(sorted(imported.drops.items(), key=lambda kv: -kv[1])),
+            "changed": dict(sorted(imported.changes.items(), key=lambda kv: -kv[1])),
         },
         "formats": _count_by(reports, "format"),
         "split": {
             "method": plan.method,
             "train_streams": sum(1 for s in ordered if s.info.key not in plan.valid or s.info.key == plan.tail_of),
             "valid_streams": [s.info.key for s in ordered if s.info.key in plan.valid],
-            "valid_fraction": round(len(valid_h) / max(1, len(valid_h) + len(train_h)), 4),
-            "overlap": split_overlap,
+            "valid_fraction": round(split.valid_messages / max(1, split.valid_messages + split.train_messages), 4),
+            "overlap": split.overlap,
         },
-        "emotes": {"total": len(emotes), "marked": len(emote_stats.marked), "statistical": len(statistical)},
+        "emotes": emotes,
         "streams": [
             {"stream": s.info.key, "group": s.info.group, "channel": s.channel, "messages": s.info.messages,
              "first_ts": s.info.first_ts, "split": "valid" if s.info.key in plan.valid else "train"}
@@ -522,15 +364,6 @@ def prepare(
         "elapsed_s": round(elapsed, 3),
         "messages_per_s": round(messages / elapsed) if elapsed > 0 else None,
     }
-    tmp_stats = out_dir / (STATS_FILE + ".tmp")
-    tmp_stats.write_text(json.dumps(stats, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp_stats, out_dir / STATS_FILE)
-    if kept == 0:
-        raise StreamchatError(
-            f"no message survived the import ({messages} parsed); see {out_dir / STATS_FILE} "
-            "for what each file held and why messages were dropped"
-        )
-    return stats
 
 
 def _count_by(reports: list[dict], key: str) -> dict[str, int]:
@@ -578,6 +411,9 @@ def summary(stats: dict) -> str:
 
 
 def register(subparsers) -> None:
+    from trainer.ingest.formats import FORMATS
+
+    aliases = [alias for spec in FORMATS.values() for alias in spec.aliases]
     parser = subparsers.add_parser(
         "prepare",
         help="import chat logs into a clean corpus split by stream",
@@ -590,8 +426,7 @@ def register(subparsers) -> None:
                         help="inputs that form the validation set (default: the most recent streams, ~10%%)")
     parser.add_argument("--format", dest="fmt", metavar="NAME", default=None,
                         help="read every file in this format instead of detecting it "
-                        "(tcd, tcd-srt, tcd-ssa, tcd-json, twitchdownloader-json, twitchdownloader-txt, gql, "
-                        "chat-downloader, chatterino, justlog, justlog-json, irc, tsv, csv, irc-client, corpus, plain)")
+                        f"({', '.join(FORMATS)}; also {', '.join(aliases)})")
     parser.add_argument("--bots", default="", metavar="NAME,...",
                         help="more bot accounts whose messages are dropped (beside Nightbot, StreamElements, ...)")
     parser.add_argument("--bot-name", default=None, metavar="NAME", help="the bot's own account (its messages are dropped)")
@@ -604,14 +439,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from trainer.ingest.cleaning import read_word_list
+    from trainer.text import read_word_list
 
-    blocked: list[str] = []
-    if args.block_words is not None:
-        try:
-            blocked = read_word_list(args.block_words)
-        except OSError as error:
-            raise StreamchatError(f"can't read the blocked-words file {args.block_words} ({error.strerror})") from None
+    blocked = read_word_list(args.block_words) if args.block_words is not None else []
     stats = prepare(
         args.inputs, args.out, valid=args.valid, fmt=args.fmt,
         bot_names=[b for b in args.bots.split(",") if b.strip()], blocked_words=blocked,

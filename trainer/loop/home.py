@@ -23,17 +23,18 @@ engine loads a home without knowing about retrains.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import socket
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.errors import StreamchatError
+from trainer.fsutil import (
+    fsync_dir, pid_alive, process_start_ticks, read_json, temporary_path, write_json_atomic, write_text_atomic,
+)
 from trainer.model.checkpoint import CARD_FILE, CURRENT, VERSIONS_DIR, current_version, is_checkpoint
 
 if TYPE_CHECKING:
@@ -51,88 +52,8 @@ RETRAIN_CARD = "retrain.json"  # in a version promoted by a retrain: its evaluat
 DEFAULT_KEEP = 5
 
 
-# ---------------------------------------------------------------- small file helpers
+# ---------------------------------------------------------------- small helpers
 
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to a temporary file, fsync it, and rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=1)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def read_json(path: Path, default=None):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return default
-    except (ValueError, OSError) as error:
-        logger.warning("ignoring unreadable %s (%s)", path, error)
-        return default
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (no-op where directories can't be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# ---------------------------------------------------------------- process liveness
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (never signals it)."""
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) holds its pid but runs nothing.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------- the home
@@ -214,7 +135,7 @@ class ModelHome:
             shutil.copytree(checkpoint, staging)
             checkpoint = staging
         os.rename(checkpoint, self.version_dir(name))
-        _fsync_dir(self.versions_dir)
+        fsync_dir(self.versions_dir)
         return name
 
     # -- the current pointer
@@ -225,18 +146,16 @@ class ModelHome:
             raise StreamchatError(f"{self.path}: version {version!r} does not exist or is incomplete.")
         pointer = self.path / CURRENT
         target = f"{VERSIONS_DIR}/{version}"
-        tmp = self.path / f".{CURRENT}.{os.getpid()}.tmp"
+        tmp = temporary_path(pointer)
         if os.path.lexists(tmp):
             os.unlink(tmp)
         try:
             os.symlink(target, tmp, target_is_directory=True)
         except (OSError, NotImplementedError):
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(target + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            write_text_atomic(pointer, target + "\n")
+            return
         os.replace(tmp, pointer)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
     def history(self) -> list[str]:
         return list(read_json(self.path / HISTORY_FILE, {}).get("history", []))

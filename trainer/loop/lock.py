@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import owner_alive, process_start_ticks, read_json, utc_now
+from trainer.corpus.records import utc_now
+from trainer.fsutil import process_start_ticks, read_json
+from trainer.loop.home import owner_alive
 
 logger = logging.getLogger(__name__)
 

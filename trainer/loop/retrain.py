@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import StreamchatError
-from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome, process_start_ticks, utc_now, write_json_atomic
+from trainer.fsutil import process_start_ticks, write_json_atomic
+from trainer.corpus.records import utc_now
+from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome
 from trainer.model.checkpoint import resolve_model
 from trainer.model.presets import PRESET_CHOICES
 
@@ -124,7 +126,7 @@ def new_emotes(model_dir: Path, data_dir: Path) -> list[str]:
     """Emotes of the fresh corpus that the checkpoint's tokenizer does not have yet."""
     from trainer.model.checkpoint import load_card
     from trainer.corpus.records import EMOTES_FILE
-    from trainer.model.tokenizer import read_emotes
+    from trainer.corpus.prepared import read_emotes
 
     known = set(load_card(model_dir).get("emotes") or [])
     return [e for e in read_emotes(data_dir / EMOTES_FILE) if e not in known]

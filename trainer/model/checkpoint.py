@@ -31,6 +31,7 @@ from pathlib import Path
 
 from trainer.model.chatformat import BOUNDARY
 from trainer.errors import StreamchatError
+from trainer.fsutil import fsync_dir, fsync_tree
 from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
 
 logger = logging.getLogger(__name__)
@@ -80,17 +81,21 @@ def new_card(**fields) -> dict:
 def _replace_dir(new: Path, target: Path) -> None:
     """Put folder `new` at `target`, replacing what is there with as short a gap as possible.
 
-    The old folder is first renamed aside (`.<name>.old-*`), then `new` renamed in, then
-    the old one deleted; if the process dies between the two renames, `load_card` finds
-    the old checkpoint aside and says so.
+    `new` is flushed to disk first, so the folder that takes `target`'s place is whole after a
+    power loss too. The old folder is first renamed aside (`.<name>.old-*`), then `new` renamed
+    in, then the old one deleted; if the process dies between the two renames, `load_card`
+    finds the old checkpoint aside and says so.
     """
+    fsync_tree(new)
     if not target.exists():
         os.replace(new, target)
+        fsync_dir(target.parent)
         return
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
     aside.rmdir()
     os.replace(target, aside)
     os.replace(new, target)
+    fsync_dir(target.parent)
     shutil.rmtree(aside, ignore_errors=True)
 
 

@@ -19,7 +19,8 @@ from trainer.corpus.records import ChatRecord
 
 
 def group_streams(records: Iterable[ChatRecord]) -> Iterator[tuple[str, list[str]]]:
-    """(stream, texts) for each run of consecutive records of one stream, in file order.
+    """(stream, texts) for each run of consecutive records of one stream, in file order (a stream
+    split by another comes out as two runs, unlike `baselines.texts_by_stream`).
 
     Records of one stream are written in time order (trainer/corpus/records.py), so keeping the
     file order keeps time order.

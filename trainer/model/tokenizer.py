@@ -30,7 +30,6 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from trainer.model.chatformat import BOUNDARY
 
@@ -176,16 +175,3 @@ def add_emotes_to(tokenizer, emotes: Sequence[str]):
     if backend.token_to_id(BOUNDARY) is None:
         backend.add_special_tokens([BOUNDARY])
     return wrap(backend, model_max_length=tokenizer.model_max_length)
-
-
-def read_emotes(path: str | Path) -> list[str]:
-    """The emotes of an `emotes.txt` (one a line, `#` comments and blanks ignored)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    emotes = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        word = line.split("\t")[0].strip()
-        if word and not word.startswith("#"):
-            emotes.append(word)
-    return emotes

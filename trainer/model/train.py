@@ -47,29 +47,10 @@ FINETUNE_LR_SCALE = 0.25  # a pretrained model (base GPT-2, init_from) is tuned 
 
 def load_corpus(data_dir: Path):
     """(train records, valid records, emotes, stats) of a folder `prepare` wrote, or a clear error."""
-    from trainer.corpus.records import EMOTES_FILE, STATS_FILE, TRAIN_FILE, VALID_FILE, read_records
-    from trainer.model.tokenizer import read_emotes
+    from trainer.corpus.prepared import load_prepared
 
-    data_dir = Path(data_dir)
-    prepare_hint = f"run `python -m trainer prepare LOGS... --out {data_dir}` first"
-    if not data_dir.is_dir():
-        raise StreamchatError(f"no data folder at {data_dir}; {prepare_hint}")
-    if not (data_dir / TRAIN_FILE).exists():
-        raise StreamchatError(f"{data_dir} is not a prepared corpus (no {TRAIN_FILE}); {prepare_hint}")
-    train = list(read_records(data_dir / TRAIN_FILE))
-    valid = list(read_records(data_dir / VALID_FILE)) if (data_dir / VALID_FILE).exists() else []
-    if len(train) < MIN_TRAIN_MESSAGES:
-        raise StreamchatError(
-            f"{data_dir / TRAIN_FILE} has {len(train)} messages; training needs at least {MIN_TRAIN_MESSAGES} "
-            "(tens of thousands for a model worth talking to): add more chat logs and prepare again"
-        )
-    stats = {}
-    if (data_dir / STATS_FILE).exists():
-        try:
-            stats = json.loads((data_dir / STATS_FILE).read_text(encoding="utf-8"))
-        except ValueError:
-            logger.warning("%s is unreadable; the card will not list the data sources", data_dir / STATS_FILE)
-    return train, valid, read_emotes(data_dir / EMOTES_FILE), stats
+    corpus = load_prepared(data_dir, min_train=MIN_TRAIN_MESSAGES)
+    return corpus.train, corpus.valid, corpus.emotes, corpus.stats
 
 
 # ---------------------------------------------------------------- the steps of a run

@@ -1,0 +1,224 @@
+"""The rules of chat text, each defined once: the import, the filter and the bot's send queue share them.
+
+- length: Twitch's limit on one message (`TWITCH_MESSAGE_CHARS`) and cutting a text at a word;
+- invisible characters: `strip_invisible`, `sanitize`;
+- commands: what Twitch or another bot would run as a command (`starts_with_command`,
+  `strip_command_prefix`), and which logged lines were commands rather than chat;
+- links and @mentions: what the filter refuses to post (`has_url`, `mentions`) and what the
+  import cuts out of the text a model learns from (`LINK_PATTERN`, `MENTION_PATTERN`);
+- word lists: `read_word_list`.
+
+Where the filter and the import differ (links, mentions, commands), the filter is the stricter
+on purpose: a false alarm costs one candidate message, while the import must not rewrite
+ordinary chat ("don't @ me", "...").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from trainer.errors import StreamchatError
+
+TWITCH_MESSAGE_CHARS = 500  # Twitch refuses a chat message longer than this
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at the last space when that keeps over half of it."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit + 1)
+    return text[: cut if cut > limit // 2 else limit].rstrip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Invisible characters
+
+# Letters and marks that render as nothing or as a blank; spammers use them to dodge filters
+# and to post "empty" messages.
+_BLANK_LOOKING = frozenset({
+    "\u115f", "\u1160", "\u3164", "\uffa0",  # Hangul fillers
+    "\u17b4", "\u17b5",  # Khmer inherent vowels
+    "\u2800",  # braille blank
+    "\ufffd",  # replacement character (a token cut inside a UTF-8 sequence)
+    "\u034f",  # combining grapheme joiner
+})
+_ZWJ = "\u200d"
+_MAX_COMBINING = 2  # combining marks kept on one base character (undoes "Zalgo" text)
+# ASCII control characters (all of them break a line or a word apart: they become spaces).
+_ASCII_CONTROLS = {c: " " for c in (*range(32), 127)}
+
+
+def _keeps_zwj(prev: str, nxt: str) -> bool:
+    """A zero-width joiner inside an emoji sequence (👨‍👩‍👧, 🏳️‍🌈) is part of the emoji."""
+    return bool(prev and nxt) and unicodedata.category(nxt) == "So" and (
+        unicodedata.category(prev) in ("So", "Sk") or prev == "\ufe0f"
+    )
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without invisible characters.
+
+    Control characters (Cc: NUL, tab, newline, DEL, C1) and line or paragraph separators become
+    spaces; format characters (Cf: zero-width, bidi controls, BOM, the U+E0000 tags), surrogates,
+    private-use and unassigned code points and blank-looking letters are removed; a zero-width
+    joiner is kept inside an emoji sequence; at most two combining marks stay on one character.
+    Text with nothing to strip comes back as the same object.
+    """
+    if text.isascii():
+        return text if text.isprintable() else text.translate(_ASCII_CONTROLS)
+    out: list[str] = []
+    combining = 0
+    category = unicodedata.category
+    for i, char in enumerate(text):
+        if " " <= char < "\x7f":
+            combining = 0
+            out.append(char)
+            continue
+        if char == _ZWJ and _keeps_zwj(out[-1] if out else "", text[i + 1 : i + 2]):
+            out.append(char)
+            continue
+        kind = category(char)
+        if kind == "Cc" or kind == "Zl" or kind == "Zp":
+            out.append(" ")
+            continue
+        if kind[0] == "C" or char in _BLANK_LOOKING:
+            continue
+        if kind == "Mn" and char != "\ufe0f":
+            combining += 1
+            if combining > _MAX_COMBINING:
+                continue
+        else:
+            combining = 0
+        out.append(char)
+    stripped = "".join(out)
+    return text if stripped == text else stripped
+
+
+def sanitize(text: str) -> str:
+    """Invisible characters stripped, whitespace collapsed to single spaces, ends trimmed."""
+    return " ".join(strip_invisible(text).split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+# `/` and `.` start Twitch chat commands (`/ban`, `.color`), `!` other bots' commands; a
+# leading `\` is refused as well (the send queue always stripped it). Nothing the bot posts
+# starts with one of these.
+COMMAND_PREFIXES = "/.!\\"
+# In imported logs only `!` and `/` lines are commands: Twitch runs `.` commands without
+# logging them, so a logged `.` or `\` starts ordinary chat ("...", "\o/").
+LOGGED_COMMAND_PREFIXES = "!/"
+
+
+def starts_with_command(text: str) -> bool:
+    """Whether `text` starts with a command prefix, full-width forms (`／`, `！`) included."""
+    return unicodedata.normalize("NFKC", text[:1])[:1] in COMMAND_PREFIXES if text else False
+
+
+def strip_command_prefix(text: str) -> str:
+    """`text` sanitized, without leading command prefixes (`/ban x` -> `ban x`, `!chat !chat` -> `chat !chat`)."""
+    text = sanitize(text)
+    start = 0
+    while start < len(text) and (text[start] == " " or starts_with_command(text[start])):
+        start += 1
+    return text[start:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Links and mentions
+
+# Top-level domains that links in chat use: a `word.tld` with one of these is cut out of the
+# text the model learns from (`LINK_PATTERN`).
+COMMON_TLDS = frozenset("com net org tv gg io ly be me co app link gl xyz to tk ru de uk".split())
+# The filter refuses more: every two-letter country code, these (spam and shorteners use
+# them), and internationalised `xn--` domains.
+FILTER_TLDS = COMMON_TLDS | frozenset(
+    """info biz edu gov mil int top site online store shop club live stream click fun pro dev page
+    blog art bet win vip casino porn sex xxx adult cam chat social tech media news world life today
+    email space website host cloud digital network team zone onion gift gifts free money cash
+    crypto nft games game""".split()
+)
+
+# What the import removes: a scheme or www. link to the next space, or a domain of a common TLD.
+LINK_PATTERN = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|\b(?:[\w-]+\.)+(?:" + "|".join(sorted(COMMON_TLDS)) + r")(?:/\S*)?\b",
+    re.IGNORECASE,
+)
+# An @mention as Twitch highlights it; the import replaces it with a neutral word.
+MENTION_PATTERN = re.compile(r"@(\w+)")
+
+# What the filter refuses (on NFKC-folded text, see `fold`).
+_SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|file|mailto|javascript):\S|data:[a-z]+/)")
+_WWW = re.compile(r"\bwww\d{0,3}\s*\.")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+# label.label.tld with no spaces: captures the last label (the would-be top-level domain).
+_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)*\.([a-z]{2,24}|xn--[a-z0-9-]+)(?![\w])")
+# "example dot com", "example (.) com", "example [dot] com"
+_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([a-z]{2,24})\b")
+# "example . com", "example. com": spaced dots are common in plain chat ("ok . so", "gg. me
+# too"), so only the top-level domains that rarely start a sentence count here.
+_SPACED_DOT = re.compile(r"\b[\w-]+(?:\s+\.\s*|\.\s+)(com|net|org|xyz|ru|io|tk|info|biz|onion)\b")
+# Mentions the filter refuses: "@name" and "@ name" (a space dodges Twitch's highlight).
+_ANY_MENTION = re.compile(r"@\s*(\w+)")
+
+
+def fold(text: str) -> str:
+    """NFKC and case-folded (full-width `／` is `/`), ideographic full stops as dots: what the checks see."""
+    return unicodedata.normalize("NFKC", text).casefold().replace("\u3002", ".")
+
+
+def _filter_tld(tld: str) -> bool:
+    return len(tld) == 2 or tld in FILTER_TLDS
+
+
+def has_url(text: str) -> bool:
+    """Whether `text` holds anything link-like: a scheme, `www.`, an IP address, a domain, `x dot com`."""
+    folded = fold(text)
+    if _SCHEME.search(folded) or _WWW.search(folded) or _IP.search(folded):
+        return True
+    for match in _DOMAIN.finditer(folded):
+        tld = match.group(1)
+        if _filter_tld(tld) or tld.startswith("xn--"):
+            return True
+    if any(_filter_tld(match.group(1)) for match in _SPELLED_DOT.finditer(folded)):
+        return True
+    return _SPACED_DOT.search(folded) is not None
+
+
+def mentions(text: str) -> list[str]:
+    """The names @mentioned in `text` (case-folded), "@ name" included."""
+    return [m.group(1) for m in _ANY_MENTION.finditer(fold(text))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Word lists
+
+
+def parse_word_list(text: str) -> list[str]:
+    """Words or phrases, one a line; blank lines skipped, `#` at a line's start or after a space
+    starts a comment (so `c#` stays a word)."""
+    words = []
+    for line in text.splitlines():
+        word = line.strip()
+        if word.startswith("#"):
+            continue
+        comment = re.search(r"\s#", word)
+        if comment:
+            word = word[: comment.start()].rstrip()
+        if word:
+            words.append(word)
+    return words
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """The words of a word list file (see `parse_word_list`); StreamchatError when it can't be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else f"not UTF-8 text ({error.reason})"
+        raise StreamchatError(f"cannot read the word list {path}: {reason}") from error
+    return parse_word_list(text)
