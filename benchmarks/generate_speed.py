@@ -105,6 +105,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="checkpoint to measure (default: train the tiny preset)")
     parser.add_argument("--calls", type=int, default=200, help="calls per headline measurement (default 200)")
     parser.add_argument("--variant-calls", type=int, default=50, help="calls per variant measurement (default 50)")
+    parser.add_argument("--small-model", type=Path,
+                        help="a trained small-preset checkpoint for the small-preset lines (default: random weights)")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     args = parser.parse_args()
 
@@ -112,7 +114,7 @@ def main() -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
     import transformers
-    from transformers import pipeline
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
     from trainer.engine.generate import Generator
     from trainer.corpus.records import read_records
@@ -237,29 +239,59 @@ def main() -> int:
             variants["torch_compile"] = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
     print(json.dumps(variants), flush=True)
 
-    # The preset a real channel gets on a CPU: same fixed work from a full window of context.
-    # Random weights (speed does not depend on them when every row makes exactly 32 tokens).
+    # The preset a real channel gets on a CPU, with 8 messages of context and with a full window.
+    # Random weights (speed does not depend on them when every row makes exactly 32 tokens); the
+    # sample's tokenizer, so the pipeline gets the same prefix as text.
     print("small preset ...", flush=True)
     from trainer.model.presets import PRESETS, build_model
 
-    small = build_model(PRESETS["small"], vocab_size=4096, eos_token_id=0).eval()
-    small_prefix = [0] + torch.randint(1, 4096, (PRESETS["small"].block_size - NEW_TOKENS - 1,)).tolist()
-    small_ids = torch.tensor([small_prefix])
+    if args.small_model:  # a trained small model, with its own tokenizer
+        small_tokenizer = AutoTokenizer.from_pretrained(args.small_model)
+        small = AutoModelForCausalLM.from_pretrained(args.small_model).eval()
+    else:
+        small_tokenizer = tokenizer
+        small = build_model(PRESETS["small"], vocab_size=len(tokenizer), eos_token_id=eos).eval()
+    small_eos = small_tokenizer.eos_token_id
+    small_pipe = pipeline("text-generation", model=small, tokenizer=small_tokenizer, device="cpu")
 
-    def small_lean():
-        sample(small, small_prefix, boundary_id=0, num=K, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
-               temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
-               repetition_penalty=settings.repetition_penalty, generator=g)
+    def chat_prefix(messages: int) -> list[int]:
+        """EOS m1 EOS m2 ... EOS: `messages` real messages, or as many as fill the window."""
+        ids = [small_eos]
+        limit = small.config.n_positions - NEW_TOKENS - 1
+        for text in (texts * 50)[:messages]:
+            ids += small_tokenizer.encode(text) + [small_eos]
+        return ids[-limit:]
 
-    def small_generate():
-        with torch.inference_mode():
-            small.generate(small_ids, attention_mask=torch.ones_like(small_ids), num_return_sequences=K,
-                           max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, pad_token_id=0, **sampling_kwargs)
+    eight_ids, full_ids = chat_prefix(8), chat_prefix(10_000)
+    eight_text = small_tokenizer.decode(eight_ids, skip_special_tokens=False)
+    contexts = {"8_messages": (eight_ids, eight_text),
+                "full_window": (full_ids, small_tokenizer.decode(full_ids, skip_special_tokens=False))}
+    small_preset: dict = {"parameters": sum(p.numel() for p in small.parameters()),
+                          "weights": f"trained ({args.small_model.name})" if args.small_model else "random weights"}
+    for name, (ids, text) in contexts.items():
+        ids_tensor = torch.tensor([ids])
 
-    small_preset = interleaved({"lean_sampler": small_lean, "model_generate": small_generate},
-                               max(5, args.variant_calls // 4), warmup=1)
-    small_preset["parameters"] = sum(p.numel() for p in small.parameters())
-    small_preset["prefix_tokens"] = len(small_prefix)
+        def small_lean(ids=ids):
+            sample(small, ids, boundary_id=small_eos, num=K, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                   temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+                   repetition_penalty=settings.repetition_penalty, generator=g)
+
+        def small_generate(ids_tensor=ids_tensor):
+            with torch.inference_mode():
+                small.generate(ids_tensor, attention_mask=torch.ones_like(ids_tensor), num_return_sequences=K,
+                               max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, pad_token_id=small_eos,
+                               **sampling_kwargs)
+
+        def small_pipeline(text=text):
+            small_pipe(text, num_return_sequences=K, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,
+                       return_full_text=False, **sampling_kwargs)
+
+        entry = interleaved({"lean_sampler": small_lean, "model_generate": small_generate,
+                             "pipeline": small_pipeline}, max(10, args.variant_calls), warmup=2)
+        entry["prefix_tokens"] = len(ids)
+        for other in ("model_generate", "pipeline"):
+            entry[f"{other}_over_lean_p95"] = round(entry[other]["p95_ms"] / entry["lean_sampler"]["p95_ms"], 2)
+        small_preset[name] = entry
     print(json.dumps(small_preset), flush=True)
 
     memory = {"engine_process_rss_mb": resident_mb(gen.model_dir), "bare_torch_transformers_rss_mb": resident_mb(None)}
@@ -325,14 +357,16 @@ def report(r: dict) -> str:
         extra = [f"{k}: {val}" for k, val in entries.items() if not isinstance(val, dict)]
         lines.append(f"- {group}: " + "; ".join(cells + extra))
     sp = r["small_preset_fixed_work"]
-    lines += [
-        "",
-        f"## The small preset ({sp['parameters']:,} parameters, random weights), 8 x 32 new tokens after "
-        f"{sp['prefix_tokens']} tokens of context",
-        "",
-        f"- lean sampler p50 {sp['lean_sampler']['p50_ms']} / p95 {sp['lean_sampler']['p95_ms']} ms; "
-        f"model.generate p50 {sp['model_generate']['p50_ms']} / p95 {sp['model_generate']['p95_ms']} ms",
-    ]
+    lines += ["", f"## The small preset ({sp['parameters']:,} parameters, {sp.get('weights', 'random weights')}), 8 x 32 new tokens, "
+              "interleaved call by call", "",
+              "| context | prefix tokens | lean sampler p50 / p95 ms | model.generate p50 / p95 ms | "
+              "pipeline p50 / p95 ms | p95 ratio generate / lean | p95 ratio pipeline / lean |",
+              "|---|---|---|---|---|---|---|"]
+    for name in ("8_messages", "full_window"):
+        e = sp[name]
+        cells = [f"{e[k]['p50_ms']} / {e[k]['p95_ms']}" for k in ("lean_sampler", "model_generate", "pipeline")]
+        lines.append(f"| {name.replace('_', ' ')} | {e['prefix_tokens']} | " + " | ".join(cells)
+                     + f" | {e['model_generate_over_lean_p95']}x | {e['pipeline_over_lean_p95']}x |")
     lines += [
         "",
         f"## Memory: engine process {m['engine_process_rss_mb']} MB resident "
