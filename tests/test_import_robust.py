@@ -144,3 +144,108 @@ def test_a_parser_failure_is_counted_with_line_number_and_reason(tmp_path):
     assert list(isolated(fragile, counted, info)) == [1.0, 0.5, 0.25]
     assert info.failed == 2 and info.unparsed_examples == ["line 2: ZeroDivisionError: division by zero",
                                                            "line 4: ValueError: invalid literal for int() with base 10: 'x'"]
+
+
+# ---------------------------------------------------------------- prepare's inputs and outputs
+
+
+def _logs(folder: Path, files: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(files):
+        write(folder / f"90000{n}.txt", "".join(f"[0:{i // 60:02d}:{i % 60:02d}] <viewer_{i % 7}> stream {n} "
+                                                 f"message {i} about things\n" for i in range(100)))
+    return folder
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_prepare_refuses_an_out_that_holds_its_inputs(tmp_path):
+    logs = _logs(tmp_path / "logs")
+    extra = write(tmp_path / "extra.txt", GOOD)
+    before = {p.name: p.read_bytes() for p in logs.iterdir()}
+    done = run_cli("prepare", str(logs), str(extra), "--out", str(logs))
+    assert done.returncode == 2 and "overwrite" in done.stderr and "Traceback" not in done.stderr
+    assert {p.name: p.read_bytes() for p in logs.iterdir()} == before
+    corpus = tmp_path / "corpus"
+    assert run_cli("prepare", str(logs), "--out", str(corpus)).returncode == 0
+    train = (corpus / "train.jsonl").read_bytes()
+    done = run_cli("prepare", str(corpus / "train.jsonl"), str(extra), "--out", str(corpus))
+    assert done.returncode == 2 and (corpus / "train.jsonl").read_bytes() == train
+
+
+def test_prepare_refuses_a_missing_valid_input_before_any_work(tmp_path):
+    logs = _logs(tmp_path / "logs")
+    done = run_cli("prepare", str(logs), "--valid", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "missing.txt" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_fifos_self_links_and_unreadable_folders_are_named(tmp_path):
+    logs = _logs(tmp_path / "logs")
+    os.mkfifo(logs / "pipe.txt")
+    os.symlink("loop.txt", logs / "loop.txt")
+    os.symlink(tmp_path / "gone.txt", logs / "dangling.txt")
+    locked = logs / "locked"
+    locked.mkdir()
+    write(locked / "900009.txt", GOOD)
+    stats = prepare([logs, logs / "loop.txt"], tmp_path / "out", progress=False)
+    problems = "\n".join(stats["input_problems"])
+    assert "pipe.txt: a FIFO (named pipe)" in problems
+    assert "loop.txt: a symbolic link that leads back to itself" in problems
+    assert "dangling.txt: a symbolic link to" in problems and "doesn't exist" in problems
+    assert stats["totals"]["files"] == 4
+    if os.geteuid() != 0:  # root reads every folder
+        locked.chmod(0)
+        try:
+            stats = prepare([logs], tmp_path / "out2", progress=False)
+        finally:
+            locked.chmod(0o755)
+        assert any("locked: can't read this folder" in p for p in stats["input_problems"])
+
+
+def _os_walk_denied(monkeypatch, folder: Path):
+    real = os.walk
+
+    def walk(top, onerror=None, **kwargs):
+        for entry in real(top, onerror=onerror, **kwargs):
+            if Path(entry[0]) == folder:
+                onerror(PermissionError(13, "Permission denied", str(folder)))
+                entry[1][:], entry[2][:] = [], []
+                continue
+            yield entry
+    monkeypatch.setattr(os, "walk", walk)
+
+
+def test_an_unreadable_folder_is_named(tmp_path, monkeypatch):
+    logs = _logs(tmp_path / "logs")
+    (logs / "locked").mkdir()
+    write(logs / "locked" / "900009.txt", GOOD)
+    _os_walk_denied(monkeypatch, logs / "locked")
+    stats = prepare([logs], tmp_path / "out", progress=False)
+    assert any("locked: can't read this folder (Permission denied)" in p for p in stats["input_problems"])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs (root only); skipped where it can't be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("can't mount a small tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_prepare_on_a_full_disk_says_so_and_leaves_no_temporary_files(tmp_path, small_disk):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(4):
+        write(logs / f"90000{n}.txt", "".join(f"[{i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}] <viewer_{i % 7}> stream {n} "
+                                              f"message {i} about things number {i * 7919}\n" for i in range(12000)))
+    done = run_cli("prepare", str(logs), "--out", str(small_disk / "corpus"))
+    assert done.returncode == 2 and "corpus is full (No space left on device)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "read failed" not in done.stderr
+    assert [p.name for p in (small_disk / "corpus").iterdir() if p.name.startswith(".")] == []

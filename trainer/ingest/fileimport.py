@@ -9,6 +9,7 @@ of a chunk are known before it is cleaned.
 
 from __future__ import annotations
 
+import errno
 import os
 import zlib
 from array import array
@@ -157,6 +158,8 @@ def import_file(task: FileTask, emotes=None) -> FileResult:
     except LogProblem as error:
         report["error"] = str(error)
     except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):  # writing, not reading: the whole import must stop
+            raise
         report["error"] = f"read failed after {info.lines} lines ({error}); the messages before it were imported"
     except Exception as error:  # not a parser's (those are counted per line): the rest of this file is lost
         report["error"] = (f"import failed after {info.lines} lines ({describe(error)}); "
