@@ -164,7 +164,11 @@ def load_card(model_dir: str | Path) -> dict:
         raise StreamchatError(f"{card_path} is unreadable ({error}); retrain or restore the checkpoint") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise StreamchatError(f"{card_path} is not a streamchat checkpoint card (format is not {CARD_FORMAT!r})")
-    if int(card.get("format_version", 0)) > CARD_VERSION:
+    version = card.get("format_version", 0)
+    if type(version) is not int:
+        raise StreamchatError(f"{card_path} has format_version {version!r}, not a whole number; "
+                              "the card is damaged — retrain or restore the checkpoint")
+    if version > CARD_VERSION:
         raise StreamchatError(
             f"{model_dir} was written by a newer streamchat (card version {card.get('format_version')}); upgrade"
         )
