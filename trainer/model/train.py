@@ -478,6 +478,19 @@ def _load_base_model(name: str):
 # ---------------------------------------------------------------- command line
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a float that is a finite number (nan, inf are refused, not compared)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -489,7 +502,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write (MODEL_DIR)")
     parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size (default auto: from the corpus size and the device)")
-    parser.add_argument("--max-time", type=float, metavar="SECONDS",
+    parser.add_argument("--max-time", type=finite_float, metavar="SECONDS",
                         help="wall-clock training budget; the learning-rate schedule fits into it")
     parser.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     parser.add_argument("--base-model", metavar="NAME_OR_DIR",
