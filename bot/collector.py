@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -35,7 +36,7 @@ from typing import TextIO
 
 from trainer.corpus import privacy
 from trainer.ingest.cleaning import blocked_word_pattern
-from trainer.corpus.records import ChatRecord, append_record, read_records
+from trainer.corpus.records import ChatRecord, append_record
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Collector:
         self._channels: dict[str, _ChannelFiles] = {}
         self.collected = 0
         self.skipped = 0  # refused by the channel's policy
+        self._warned: set[Path] = set()  # day files whose malformed lines were already reported
 
     def user_hash(self, user_id: str) -> str:
         """The salted one-way hash that stands for a user in collected records."""
@@ -163,9 +165,32 @@ class Collector:
         files.seen = set()
         if path.exists():
             _repair_torn_tail(path)
-            files.seen = {record.id for record in read_records(path) if record.id}
+            files.seen = self._ids_in(path)
         files.handle = open(path, "a", encoding="utf-8")
         files.day = day
+
+    def _ids_in(self, path: Path) -> set[str]:
+        """The message ids already in a day file. A malformed line (an edit by hand, a disk
+        error) is skipped, said once per file, and collection goes on after it: `prepare` and
+        `retrain` count and skip such a line too."""
+        ids: set[str] = set()
+        bad: list[int] = []
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    data = None
+                if isinstance(data, dict) and isinstance(data.get("text"), str):
+                    if isinstance(data.get("id"), str) and data["id"]:
+                        ids.add(data["id"])
+                elif line.strip():
+                    bad.append(number)
+        if bad and path not in self._warned:
+            self._warned.add(path)
+            logger.warning("%s: %d malformed line(s) (line %s) skipped; collecting goes on after them",
+                           path, len(bad), ", ".join(map(str, bad[:5])))
+        return ids
 
 
 def _load_or_create_salt(path: Path) -> bytes:

@@ -6,7 +6,10 @@ previous one within 30 s, and refuses messages over 500 characters. TwitchIO has
 rate limiter, so this queue keeps those limits itself:
 
 - a sliding window of send attempts (rate_limit, or rate_limit_moderator once Twitch shows the
-  bot a moderator badge), and at least `send_interval` seconds between posts as non-moderator;
+  bot a moderator badge), and at least `send_interval` seconds between posts as non-moderator.
+  Twitch counts a post when it arrives, which this side never sees: each attempt is timed when
+  Twitch's answer came back (never before it arrived), and the window is kept WINDOW_MARGIN
+  longer than Twitch's, so network jitter can't squeeze one post too many into its window;
 - the same text never twice within `duplicate_window`;
 - every text made safe for Twitch by `twitch_safe_text` and passed by the engine's filters;
 - a post that waited longer than `max_wait` is dropped (an answer two minutes late is noise).
@@ -29,6 +32,8 @@ from bot.config import ChannelSettings
 from trainer.text import TWITCH_MESSAGE_CHARS, cut_at_word, strip_command_prefix
 
 logger = logging.getLogger(__name__)
+
+WINDOW_MARGIN = 0.10  # the window kept is this fraction longer than Twitch's (a lockout lasts 30 minutes)
 
 
 class SendRejected(Exception):
@@ -169,9 +174,8 @@ class SendQueue:
         if any(text == post.text for _, text in self._recent):
             self._drop("duplicate", post)
             return
-        self._attempts.append(now)
         try:
-            await self.transport(post.text, post.reply_to)
+            await self._transmit(post)
         except SendRejected as error:
             logger.warning("%s: Twitch dropped a message (%s)", self.channel, error.code)
             self.dropped[error.code] += 1
@@ -198,6 +202,14 @@ class SendQueue:
             for hook in self.on_sent:
                 hook(post, sent_at)
 
+    async def _transmit(self, post: Post) -> None:
+        """Hand a post to the transport, counting the attempt at the moment Twitch answered."""
+        self._attempts.append(self.clock())
+        try:
+            await self.transport(post.text, post.reply_to)
+        finally:
+            self._attempts[-1] = self.clock()  # Twitch had it by then at the latest
+
     async def _wait_for_slot(self) -> None:
         """Sleep until a post may go out: pauses, the spacing, and the window's budget allow it."""
         while True:
@@ -208,7 +220,7 @@ class SendQueue:
             if self._attempts:
                 waits.append(self._attempts[-1] + interval - now)
             if len(self._attempts) >= self._limit_for(self.moderator):
-                waits.append(self._attempts[0] + self.settings.rate_window - now)
+                waits.append(self._attempts[0] + self._window - now)
             wait = max(waits)
             if wait <= 0:
                 return
@@ -217,8 +229,12 @@ class SendQueue:
     def _limit_for(self, moderator: bool) -> int:
         return self.settings.rate_limit_moderator if moderator else self.settings.rate_limit
 
+    @property
+    def _window(self) -> float:
+        return self.settings.rate_window * (1 + WINDOW_MARGIN)
+
     def _forget_old(self, now: float) -> None:
-        while self._attempts and now - self._attempts[0] >= self.settings.rate_window:
+        while self._attempts and now - self._attempts[0] >= self._window:
             self._attempts.popleft()
         while self._recent and now - self._recent[0][0] >= self.settings.duplicate_window:
             self._recent.popleft()

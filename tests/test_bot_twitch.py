@@ -203,6 +203,29 @@ def test_burst_of_requests_keeps_the_send_limits(tmp_path, generator):
     asyncio.run(scenario())
 
 
+def test_a_flood_of_150_requests_never_exceeds_the_window_at_twitchs_side(tmp_path, generator):
+    """Twitch counts posts as they arrive: no window of its length may hold one post too many,
+    measured on the fake Twitch's clock, whatever the delays between the bot and it."""
+    limit, window = 5, 0.4
+
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = bot_environment(fake, tmp_path, STREAMCHAT_RATE_LIMIT=str(limit), STREAMCHAT_RATE_WINDOW=str(window),
+                                  STREAMCHAT_SEND_INTERVAL="0.01", STREAMCHAT_QUEUE_SIZE="150",
+                                  STREAMCHAT_MAX_WAIT="600")
+            async with RunningBot(env, generator) as bot:
+                for i in range(150):  # as fast as the window lets posts out, so the queue stays full
+                    await fake.chat("streamer", f"viewer{i}", f"!chat flood number {i} says")
+                    await asyncio.sleep(window / limit / 2)
+                await wait_idle(bot, fake, timeout=240)
+                times = [s.at for s in fake.sent]
+                assert len(times) >= 40, (len(times), bot.brains["streamer"].stats, bot.brains["streamer"].send_queue.dropped)
+                busiest = max(sum(1 for t in times[i:] if t - start < window) for i, start in enumerate(times))
+                assert busiest <= limit, f"{busiest} posts reached Twitch within {window} s"
+
+    asyncio.run(scenario())
+
+
 def test_duplicate_rejection_and_429_are_survived(tmp_path, generator):
     async def scenario():
         async with FakeTwitch(keepalive_interval=1) as fake:

@@ -7,6 +7,7 @@ and rules, not text); everything end to end uses the real engine (test_bot_twitc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import time
@@ -491,3 +492,23 @@ def test_a_purge_guard_holds_off_appends_to_its_channel(tmp_path):
     assert appended.is_set()
     collector.close()
     assert [r.id for r in read_records(day_file)] == ["m0", "m1"]
+
+
+def test_a_malformed_line_in_todays_file_does_not_stop_collection(tmp_path, caplog):
+    collector = Collector(tmp_path)
+    assert collector.collect("chan", "m0", "1", "before the damage")
+    collector.close()
+    day_file = next((tmp_path / "chan").glob("*.jsonl"))
+    with open(day_file, "a") as handle:
+        handle.write("{not a record}\n[1, 2]\n")
+    settings = ChannelSettings(join_messages=0, join_minutes=0)
+    brain, _, _ = make_brain(settings, collector=Collector(tmp_path))
+    with caplog.at_level("WARNING", logger="bot.collector"):
+        for i in range(10):
+            assert brain.observe(event(f"viewer{i}", f"message number {i}", message_id=f"m{i + 1}"))
+    assert brain.context[-10:] == [f"message number {i}" for i in range(10)]
+    assert brain.collector.collected == 10 and brain.stats["human"] == 10
+    assert sum("malformed line" in r.getMessage() for r in caplog.records) == 1
+    brain.collector.close()
+    ids = [json.loads(line).get("id") for line in day_file.read_text().splitlines() if line.startswith('{"')]
+    assert ids == ["m0"] + [f"m{i + 1}" for i in range(10)]

@@ -166,6 +166,9 @@ def test_bad_input_is_reported_and_everything_else_imported(tmp_path):
 def test_nothing_to_import_is_a_clear_error(tmp_path):
     (tmp_path / "nologs").mkdir()
     with pytest.raises(StreamchatError, match="no log files"):
+        prepare([tmp_path / "nologs"], tmp_path / "out", progress=False)
+    # A named input that doesn't exist is refused before any work.
+    with pytest.raises(StreamchatError, match="no such file or folder: .*missing"):
         prepare([tmp_path / "nologs", tmp_path / "missing"], tmp_path / "out", progress=False)
 
 

@@ -119,3 +119,40 @@ def test_pointer_file_where_symlinks_are_refused(tmp_path, monkeypatch):
     assert resolve_model(home.path) == home.version_dir(second)
     home.rollback()
     assert resolve_model(home.path) == home.version_dir(first)
+
+
+def _hold_lock_briefly(lock_path, barrier, log):
+    """A child process: take the lock when the barrier opens; log when it held it."""
+    import time as time_module
+
+    barrier.wait()
+    lock = RetrainLock(lock_path)
+    try:
+        lock.acquire()
+    except StreamchatError:
+        return
+    start = time_module.monotonic()
+    time_module.sleep(0.05)
+    log.put((start, time_module.monotonic()))
+    lock.release()
+
+
+def test_two_processes_never_hold_the_retrain_lock_together(tmp_path):
+    """30 trials of two processes racing for a lock that a killed retrain left behind."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    lock_path = tmp_path / "retrain.lock"
+    overlaps = 0
+    for _ in range(30):
+        lock_path.write_text(json.dumps({"pid": 999_999_999, "started": "long ago"}))  # a dead holder's file
+        barrier, log = context.Barrier(2), context.Queue()
+        children = [context.Process(target=_hold_lock_briefly, args=(lock_path, barrier, log)) for _ in range(2)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(10)
+        held = sorted(log.get(timeout=5) for _ in range(log.qsize()))
+        assert held, "nobody took the free lock"
+        overlaps += any(later[0] < earlier[1] for earlier, later in zip(held, held[1:]))
+    assert overlaps == 0

@@ -9,6 +9,7 @@ of a chunk are known before it is cleaned.
 
 from __future__ import annotations
 
+import errno
 import os
 import zlib
 from array import array
@@ -118,13 +119,14 @@ class _FileStreams:
 def _new_report(path: Path) -> dict:
     return {"path": str(path), "format": None, "encoding": None, "stream": None,
             "channel": None, "lines": 0, "messages": 0, "kept": 0, "dropped": {},
-            "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "warnings": [], "error": None}
+            "blank_lines": 0, "log_lines": 0, "unparsed_lines": 0, "failed_lines": 0, "too_long_lines": 0,
+            "undecodable_bytes": 0, "warnings": [], "error": None}
 
 
 def import_file(task: FileTask, emotes=None) -> FileResult:
     """Parse, clean and write one file (in a worker process, or in this one counting into `emotes`)."""
     from trainer.ingest.emotes import EmoteStats
-    from trainer.ingest.formats import LogProblem, open_log
+    from trainer.ingest.formats import LogProblem, describe, open_log
 
     report = _new_report(task.path)
     cleaner = _cleaner_for(task)
@@ -134,6 +136,9 @@ def import_file(task: FileTask, emotes=None) -> FileResult:
         source = open_log(task.path, task.fmt)
     except LogProblem as error:
         report["error"] = str(error)
+        return result
+    except Exception as error:  # whatever else a file holds costs that file only
+        report["error"] = f"can't be read ({describe(error)})"
         return result
     info = source.info
     report.update(format=info.format, encoding=info.encoding)
@@ -153,17 +158,24 @@ def import_file(task: FileTask, emotes=None) -> FileResult:
     except LogProblem as error:
         report["error"] = str(error)
     except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):  # writing, not reading: the whole import must stop
+            raise
         report["error"] = f"read failed after {info.lines} lines ({error}); the messages before it were imported"
+    except Exception as error:  # not a parser's (those are counted per line): the rest of this file is lost
+        report["error"] = (f"import failed after {info.lines} lines ({describe(error)}); "
+                           "the messages before it were imported")
     result.parts = [part for part in streams.parts.values() if len(part.hashes)]
     report.update(
         stream=default.key if default else None, channel=info.channel, lines=info.lines,
         messages=n_messages, kept=n_kept, blank_lines=info.blank, log_lines=info.meta_lines,
-        unparsed_lines=info.unparsed, dropped=dict(cleaner.drops),
+        unparsed_lines=info.unparsed, failed_lines=info.failed, too_long_lines=info.too_long,
+        undecodable_bytes=info.undecodable, dropped=dict(cleaner.drops),
     )
     if info.unparsed:
+        odd = [f"{info.failed} the reader failed on"] if info.failed else []
         info.warnings.append(
             f"{info.unparsed} lines of an unknown shape for format {info.format} were skipped "
-            f"(e.g. {'; '.join(info.unparsed_examples)})"
+            f"{'(' + odd[0] + ') ' if odd else ''}(e.g. {'; '.join(info.unparsed_examples)})"
         )
     report["warnings"] = info.warnings
     return result

@@ -17,8 +17,11 @@ shape, or a message that was kept or dropped for a counted reason).
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
+import stat
 import sys
 import time
 from array import array
@@ -40,36 +43,93 @@ STATS_VERSION = 1
 
 
 def find_log_files(inputs: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """(file, the input it came from) for every log file; and problems with the inputs."""
+    """(file, the input it came from) for every log file; and problems with the inputs.
+
+    Whatever can't be read is named with the reason: an unreadable folder, a FIFO or device, a
+    link that leads nowhere or to itself. A missing INPUT is refused earlier (`check_inputs`).
+    """
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []
     seen: set[Path] = set()
+
+    def add(path: Path, root: Path) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            found.append((path, root))
+
     for root in inputs:
         root = Path(root)
-        if root.is_file():
-            if root.resolve() not in seen:
-                seen.add(root.resolve())
-                found.append((root, root))
-        elif root.is_dir():
-            files = [
-                path for path in sorted(root.rglob("*"))
-                if path.is_file()
-                and not any(part.startswith(".") for part in path.relative_to(root).parts)
-                and path.suffix.lower() in LOG_SUFFIXES
-                and not path.name.lower().startswith("readme")
-            ]
+        if root.is_dir():
+            files = _folder_log_files(root, problems)
             if not files:
                 problems.append(
                     f"{root}: folder with no log files (looked for {', '.join(sorted(LOG_SUFFIXES))}, "
                     "in subfolders too); point prepare at the files or the folder that holds them"
                 )
             for path in files:
-                if path.resolve() not in seen:
-                    seen.add(path.resolve())
-                    found.append((path, root))
+                add(path, root)
+        elif root.is_file():
+            add(root, root)
         else:
-            problems.append(f"{root}: no such file or folder")
+            problems.append(f"{root}: {_not_a_file(root)}")
     return found, problems
+
+
+def _folder_log_files(root: Path, problems: list[str]) -> list[Path]:
+    """The log files under folder `root` (hidden ones and READMEs left out); what can't be read goes to `problems`."""
+    files = []
+
+    def unreadable(error: OSError) -> None:
+        problems.append(f"{error.filename}: can't read this folder ({error.strerror}); its files were skipped")
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            if name.startswith(".") or path.suffix.lower() not in LOG_SUFFIXES or name.lower().startswith("readme"):
+                continue
+            if path.is_file():
+                files.append(path)
+            else:
+                problems.append(f"{path}: {_not_a_file(path)}; skipped")
+    return files
+
+
+def _not_a_file(path: Path) -> str:
+    """Why `path`, which is no regular file or folder, can't be imported."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:
+        return f"can't be read ({error.strerror})" if error.errno != errno.ENOENT else "no such file or folder"
+    if stat.S_ISLNK(mode):
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "a symbolic link that leads back to itself"
+        except OSError:
+            return f"a symbolic link to {os.readlink(path)}, which doesn't exist"
+        return "a symbolic link to something that is no file or folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a log file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a log file"
+    return "a device or other special file, not a log file"
+
+
+def check_inputs(inputs: list[Path], valid: list[Path], out_dir: Path) -> None:
+    """Refuse, before any work, inputs that don't exist and an --out that would overwrite an input."""
+    missing = [p for p in valid + inputs if not os.path.lexists(p)]
+    if missing:
+        raise StreamchatError(f"no such file or folder: {', '.join(map(str, missing))}; check the name")
+    out = out_dir.resolve()
+    for path in valid + inputs:
+        named = Path(os.path.realpath(path))  # (a link loop is named later, not raised here)
+        if named == out or out in named.parents:
+            raise StreamchatError(
+                f"--out {out_dir} holds the input {path}: prepare replaces what is in --out, so it would overwrite "
+                "the logs it reads; choose a new folder for the corpus"
+            )
 
 
 class _Stream:
@@ -159,6 +219,7 @@ def prepare(
     fmt = _known_format(fmt)
     inputs = [Path(p) for p in inputs]
     valid = [Path(p) for p in valid or ()]
+    check_inputs(inputs, valid, out_dir)
     files, problems = _files_to_import(inputs, valid, out_dir)
     tmp = _workspace(out_dir)
     workers = auto_workers(files) if workers is None else max(1, workers)
@@ -168,17 +229,24 @@ def prepare(
     try:
         imported = _import_files(tasks, workers, progress)
         split = _write_split(imported.streams, out_dir)
+        statistical = imported.emotes.statistical()
+        emotes = imported.emotes.vocabulary(statistical)
+        write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
+        stats = _stats(
+            inputs=inputs, valid=valid, out_dir=out_dir, fmt=fmt, problems=problems, imported=imported, split=split,
+            emotes={"total": len(emotes), "marked": len(imported.emotes.marked), "statistical": len(statistical)},
+            workers=workers, elapsed=time.perf_counter() - started,
+        )
+        write_json_atomic(out_dir / STATS_FILE, stats)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StreamchatError(
+            f"the disk of {out_dir} is full ({error.strerror}); each file there is whole (old or new), but they may "
+            "not belong together — free some space or choose another --out, and run prepare again"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    statistical = imported.emotes.statistical()
-    emotes = imported.emotes.vocabulary(statistical)
-    write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
-    stats = _stats(
-        inputs=inputs, valid=valid, out_dir=out_dir, fmt=fmt, problems=problems, imported=imported, split=split,
-        emotes={"total": len(emotes), "marked": len(imported.emotes.marked), "statistical": len(statistical)},
-        workers=workers, elapsed=time.perf_counter() - started,
-    )
-    write_json_atomic(out_dir / STATS_FILE, stats)
     if stats["totals"]["kept"] == 0:
         raise StreamchatError(
             f"no message survived the import ({stats['totals']['messages']} parsed); see {out_dir / STATS_FILE} "

@@ -55,6 +55,10 @@ DEFAULT_KEEP = 5
 # ---------------------------------------------------------------- small helpers
 
 
+def _plain_name(version: str) -> bool:
+    """A version is named by its folder's name alone: never a path that could lead out of the home."""
+    return bool(version) and version not in (".", "..") and "/" not in version and "\\" not in version
+
 
 # ---------------------------------------------------------------- the home
 
@@ -142,6 +146,8 @@ class ModelHome:
 
     def set_current(self, version: str) -> None:
         """Point `current` at `version` atomically (the only way `current` ever changes)."""
+        if not _plain_name(version):
+            raise StreamchatError(f"{self.path}: {version!r} is not a version name (see `python -m trainer home`).")
         if not is_checkpoint(self.version_dir(version)):
             raise StreamchatError(f"{self.path}: version {version!r} does not exist or is incomplete.")
         pointer = self.path / CURRENT
@@ -187,6 +193,11 @@ class ModelHome:
     def rollback(self, to: str | None = None) -> tuple[str | None, str]:
         """Return to the previous version (or `to`); return (from, to)."""
         current = self.current_version()
+        if to is not None and (not _plain_name(to) or to not in self.versions()):
+            raise StreamchatError(
+                f"{self.path}: no version {to!r} in {self.versions_dir} "
+                f"(versions: {', '.join(self.versions()) or 'none'}); name one of them, not a path."
+            )
         target = to or self.previous_version()
         if target is None:
             raise StreamchatError(

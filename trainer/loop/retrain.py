@@ -34,6 +34,7 @@ from trainer.corpus.records import utc_now
 from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome
 from trainer.model.checkpoint import resolve_model
 from trainer.model.presets import PRESET_CHOICES
+from trainer.model.train import finite_float
 
 logger = logging.getLogger(__name__)
 
@@ -207,13 +208,26 @@ def _noise(a: float, b: float, samples: int) -> float:
 
 
 def decide(candidate: dict, current: dict | None, margin: float) -> Decision:
-    """Promote a candidate that is not worse than the current model (bits per char by `margin`)."""
+    """Promote a candidate that is not worse than the current model (bits per char by `margin`).
+
+    A figure that isn't a finite number (a diverged model's NaN, an infinite margin) never
+    promotes: every comparison with NaN is false, so it is refused before comparing.
+    """
     cand_bpc = candidate.get("bits_per_char")
     if cand_bpc is None:
         return Decision(False, "the candidate could not be evaluated")
+    if not _finite(cand_bpc):
+        return Decision(False, f"the candidate's bits per char is {cand_bpc} (it diverged)")
+    if not _finite(margin):
+        return Decision(False, f"the margin {margin} is not a finite number")
+    odd = [key for key in ("empty_rate", "copy_rate") if candidate.get(key) is not None and not _finite(candidate[key])]
+    if odd:
+        return Decision(False, f"the candidate's {', '.join(odd)} is not a finite number")
     if current is None:
         return Decision(True, f"first version ({cand_bpc:.3f} bits/char)")
     cur_bpc = current.get("bits_per_char")
+    if cur_bpc is None or not _finite(cur_bpc):
+        return Decision(True, f"{cand_bpc:.3f} bits/char on fresh chat; the current model has no finite figure ({cur_bpc})")
     limit = cur_bpc * (1.0 + margin)
     if cand_bpc > limit:
         return Decision(
@@ -222,11 +236,15 @@ def decide(candidate: dict, current: dict | None, margin: float) -> Decision:
     samples = min(candidate.get("samples") or 0, current.get("samples") or 0)
     for key, what, floor in (("empty_rate", "empty messages", 0.0), ("copy_rate", "verbatim copies", COPY_LIMIT)):
         cand, cur = candidate.get(key), current.get(key)
-        if cand is None or cur is None or not samples:
+        if cand is None or cur is None or not samples or not _finite(cur):
             continue
         if cand > max(cur + _noise(cand, cur, samples), floor):
             return Decision(False, f"more {what} when generating: {cand:.0%} vs current {cur:.0%}")
     return Decision(True, f"{cand_bpc:.3f} bits/char on fresh chat vs current {cur_bpc:.3f}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 # ---------------------------------------------------------------- the retrain
@@ -393,11 +411,16 @@ def run_retrain(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    from trainer.model.checkpoint import verify_checkpoint
+
     home = ModelHome(args.home)
     if not home.versions():
         raise StreamchatError(f"{args.home} is not a model home with versions (expected {args.home}/versions/).")
     with home.lock():  # never switch under a retrain that is about to promote
-        previous, current = home.rollback(args.to)
+        target = args.to or home.previous_version()
+        if target is not None and target in home.versions():
+            verify_checkpoint(home.version_dir(target))  # never point `current` at a model that can't load
+        previous, current = home.rollback(target)
     print(f"rolled back: current version is {current} (was {previous})")
     return 0
 
@@ -405,11 +428,16 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_home(args: argparse.Namespace) -> int:
     home = ModelHome(args.home)
     if args.adopt is not None:
-        from trainer.model.checkpoint import load_card
+        from trainer.model.checkpoint import verify_checkpoint
 
-        load_card(args.adopt)  # a clear error for anything but a complete checkpoint
+        verify_checkpoint(args.adopt)  # a clear error for anything but a checkpoint that loads
         with home.lock():
             version = home.add_version(args.adopt, move=False)
+            try:
+                verify_checkpoint(home.version_dir(version))  # the copy, too
+            except StreamchatError:
+                shutil.rmtree(home.version_dir(version), ignore_errors=True)
+                raise
             home.promote(version, keep=args.keep)
         print(f"adopted {args.adopt} as version {version} (current)")
     elif not home.path.exists():
@@ -433,10 +461,10 @@ def register(subparsers) -> None:
                         help="train a new model with a new tokenizer instead of continuing the current one")
     parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size when starting from scratch (default auto)")
-    parser.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME, metavar="S",
+    parser.add_argument("--max-time", type=finite_float, default=DEFAULT_MAX_TIME, metavar="S",
                         help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop training after this many optimizer steps")
-    parser.add_argument("--margin", type=float, default=0.0, metavar="X",
+    parser.add_argument("--margin", type=finite_float, default=0.0, metavar="X",
                         help="promote a candidate up to this fraction worse in bits per char (default 0)")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                         help=f"generated messages per model for the generation checks (default {DEFAULT_SAMPLES})")

@@ -83,8 +83,8 @@ def _replace_dir(new: Path, target: Path) -> None:
 
     `new` is flushed to disk first, so the folder that takes `target`'s place is whole after a
     power loss too. The old folder is first renamed aside (`.<name>.old-*`), then `new` renamed
-    in, then the old one deleted; if the process dies between the two renames, `load_card`
-    finds the old checkpoint aside and says so.
+    in, then the old one deleted; if the process dies between the two renames, the next
+    `load_card` or `resolve_model` puts the new one in place (`recover_interrupted_save`).
     """
     fsync_tree(new)
     if not target.exists():
@@ -141,10 +141,69 @@ def save_checkpoint(
     return out_dir
 
 
-def load_card(model_dir: str | Path) -> dict:
-    """The card of a checkpoint, after checking that the folder is a complete checkpoint."""
+def recover_interrupted_save(model_dir: str | Path) -> bool:
+    """Put back a checkpoint whose save was killed between `_replace_dir`'s two renames.
+
+    Then `model_dir` is missing, the old checkpoint is aside (`.NAME.old-*`) and the new one,
+    complete, is still `.NAME.tmp-*`. The newest one that is a complete checkpoint takes
+    `model_dir`'s place; True when one did. A folder that exists is never touched.
+    """
     model_dir = Path(model_dir)
-    if not model_dir.exists():
+    if os.path.lexists(model_dir) or not model_dir.parent.is_dir():
+        return False
+    # the new one first (complete before the first rename), then the old one
+    candidates = sorted(model_dir.parent.glob(f".{model_dir.name}.tmp-*"), key=lambda p: p.stat().st_mtime,
+                        reverse=True) + sorted(model_dir.parent.glob(f".{model_dir.name}.old-*"),
+                                               key=lambda p: p.stat().st_mtime, reverse=True)
+    for candidate in candidates:
+        try:
+            load_card(candidate)
+        except StreamchatError:
+            continue
+        try:
+            os.rename(candidate, model_dir)
+        except OSError:  # another process recovered it first
+            return model_dir.exists()
+        fsync_dir(model_dir.parent)
+        logger.warning("recovered %s from an interrupted save (%s)", model_dir, candidate.name)
+        return True
+    return False
+
+
+def verify_checkpoint(model_dir: str | Path) -> dict:
+    """`load_card`, and every weight read: a checkpoint that would fail to load is a StreamchatError.
+
+    For the moments a version becomes current by hand (rollback, adopt), where a model that can't
+    load must never be pointed at.
+    """
+    card = load_card(model_dir)
+    model_dir = Path(model_dir)
+    from safetensors import safe_open
+
+    try:
+        names = [model_dir / "model.safetensors"]
+        index = model_dir / "model.safetensors.index.json"
+        if index.exists():
+            names = sorted({model_dir / shard for shard in json.loads(index.read_text())["weight_map"].values()})
+        for name in names:
+            with safe_open(name, framework="pt") as weights:
+                for key in weights.keys():
+                    weights.get_tensor(key)
+        json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
+        json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except Exception as error:  # any failure to read is damage
+        raise StreamchatError(f"the checkpoint {model_dir} can't be loaded ({type(error).__name__}: "
+                              f"{str(error)[:160]}); it is damaged — retrain or restore it") from None
+    return card
+
+
+def load_card(model_dir: str | Path) -> dict:
+    """The card of a checkpoint, after checking that the folder is a complete checkpoint.
+
+    A checkpoint whose save was interrupted between its two renames is put back first.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.exists() and not recover_interrupted_save(model_dir):
         aside = sorted(model_dir.parent.glob(f".{model_dir.name}.old-*")) if model_dir.parent.exists() else []
         hint = f" (a save was interrupted; the previous checkpoint is at {aside[-1]})" if aside else ""
         raise StreamchatError(
@@ -164,7 +223,11 @@ def load_card(model_dir: str | Path) -> dict:
         raise StreamchatError(f"{card_path} is unreadable ({error}); retrain or restore the checkpoint") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise StreamchatError(f"{card_path} is not a streamchat checkpoint card (format is not {CARD_FORMAT!r})")
-    if int(card.get("format_version", 0)) > CARD_VERSION:
+    version = card.get("format_version", 0)
+    if type(version) is not int:
+        raise StreamchatError(f"{card_path} has format_version {version!r}, not a whole number; "
+                              "the card is damaged — retrain or restore the checkpoint")
+    if version > CARD_VERSION:
         raise StreamchatError(
             f"{model_dir} was written by a newer streamchat (card version {card.get('format_version')}); upgrade"
         )
@@ -249,6 +312,7 @@ def resolve_model(path: str | Path) -> Path:
     that loads it keeps a stable path even if `current` moves on meanwhile.
     """
     path = Path(path)
+    recover_interrupted_save(path)
     if is_checkpoint(path):  # a plain checkpoint, or a home's `current` link itself
         return path.resolve() if path.is_symlink() else path
     if is_home(path):

@@ -97,6 +97,15 @@ def trainer_class():
             self.warmup = warmup_steps
             self.muon_lr = muon_lr
 
+        def get_eval_dataloader(self, eval_dataset=None):
+            # Every validation block counts, also when there are fewer than one batch of them
+            # (a small corpus): training drops a last partial batch, evaluation must not.
+            drop_last, self.args.dataloader_drop_last = self.args.dataloader_drop_last, False
+            try:
+                return super().get_eval_dataloader(eval_dataset)
+            finally:
+                self.args.dataloader_drop_last = drop_last
+
         def create_optimizer(self, model=None):
             """Muon for the blocks' matrices and AdamW for the rest (trainer/model/optim.py), unless
             the preset says AdamW only (`muon_lr` None)."""
@@ -251,6 +260,26 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
     found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
     found = [p for p in found if (p / "trainer_state.json").exists()]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def checkpoint_damage(checkpoint: Path) -> str | None:
+    """What is wrong with a Trainer checkpoint that looks complete, or None when it loads.
+
+    A run killed or out of disk space while saving can leave files cut short; resuming from
+    one fails deep inside the Trainer, so the files a resume reads are read here first.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+        load_file(checkpoint / "model.safetensors")
+        for name in ("optimizer.pt", "scheduler.pt"):
+            if (checkpoint / name).exists():
+                torch.load(checkpoint / name, map_location="cpu", weights_only=True)
+    except Exception as error:  # any failure to read is damage
+        return f"{type(error).__name__}: {str(error)[:120]}"
+    return None
 
 
 def elapsed_in(checkpoint: Path) -> float:

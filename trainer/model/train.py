@@ -20,6 +20,7 @@ the tokenizer is trained once, by the main process).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -111,16 +112,49 @@ def _check_arguments(base_model, init_from, max_time, max_steps) -> None:
         raise StreamchatError("--max-steps must be a positive number of steps")
 
 
+def _check_out(out_dir: Path, data_dir: Path) -> None:
+    """Refuse an --out whose contents a run would replace but that isn't a checkpoint: the save
+    puts a new folder in its place, so only an empty folder, a checkpoint (retrained) or an
+    interrupted run (resumed or restarted) may be there."""
+    from trainer.model.checkpoint import is_checkpoint, is_home
+
+    if is_home(out_dir) or (out_dir.parent.name == "versions" and is_home(out_dir.parent.parent)):
+        raise StreamchatError(
+            f"--out {out_dir} is a model home (or one of its versions): training there would replace its versions; "
+            "train to a new folder and adopt it with `python -m trainer home HOME --adopt MODEL_DIR`, or retrain "
+            "the home with `python -m trainer retrain --home HOME`"
+        )
+    if out_dir.exists() and out_dir.resolve() == data_dir.resolve():
+        raise StreamchatError(f"--out {out_dir} is the corpus (--data): training would replace it; choose a new folder")
+    if not out_dir.is_dir() or is_checkpoint(out_dir):
+        if out_dir.exists() and not out_dir.is_dir():
+            raise StreamchatError(f"--out {out_dir} is a file; choose a folder for the model")
+        return
+    others = sorted(entry.name for entry in out_dir.iterdir() if entry.name != RUN_DIR)
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        what = "a prepared corpus" if "train.jsonl" in others else "not a streamchat checkpoint"
+        raise StreamchatError(
+            f"--out {out_dir} holds {shown}, and it is {what}: training replaces the whole folder, so these would "
+            "be lost; choose an empty or new folder (or an existing checkpoint to replace)"
+        )
+
+
 def _start_run(run_dir: Path, setup, choices: RunChoices, resume: bool) -> tuple[Path | None, RunChoices]:
     """(the Trainer checkpoint to resume from or None, the run's choices): a new run gets a fresh
     run folder holding its choices; a resumed one reads its choices back."""
-    from trainer.model.fitting import complete_checkpoints
+    from trainer.model.fitting import checkpoint_damage, complete_checkpoints
 
     resume_from = None
     if resume:
         done = complete_checkpoints(run_dir)
-        if done:
-            resume_from = done[-1]
+        for candidate in reversed(done):  # the latest one that loads; a damaged one is passed over
+            damage = checkpoint_damage(candidate)
+            if damage is None:
+                resume_from = candidate
+                break
+            logger.warning("the resume checkpoint %s is damaged (%s); trying the one before", candidate, damage)
+        if resume_from is not None:
             logger.info("resuming from %s", resume_from)
         else:
             logger.warning("nothing to resume in %s; starting a new run", run_dir)
@@ -324,8 +358,34 @@ def train(
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     _check_arguments(base_model, init_from, max_time, max_steps)
+    _check_out(out_dir, data_dir)
     wall_start = time.monotonic()
     train_records, valid_records, emotes, stats = load_corpus(data_dir)  # before the heavy imports: fail fast
+    run_dir = out_dir / RUN_DIR
+    try:
+        return _train(data_dir, out_dir, run_dir, preset=preset, max_time=max_time, max_steps=max_steps,
+                      base_model=base_model, resume=resume, init_from=init_from, progress=progress,
+                      precision=precision, overrides=overrides, vocab_size=vocab_size, seed=seed,
+                      corpus=(train_records, valid_records, emotes, stats), wall_start=wall_start)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # What a full disk left of the run can't be trusted to resume from; the old checkpoint
+        # in out_dir is untouched (the new one replaces it only when completely written).
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise StreamchatError(
+            f"the disk of {out_dir} is full ({error.strerror}); the run was abandoned and "
+            f"{'the previous checkpoint there is unchanged' if out_dir.exists() else 'nothing was written'} "
+            "— free some space (a run needs a few times the model's size) and train again"
+        ) from None
+
+
+def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, max_steps, base_model, resume,
+           init_from, progress, precision, overrides, vocab_size, seed, corpus, wall_start) -> Path:
+    """`train` after its checks: the run itself (see the module's steps)."""
+    train_records, valid_records, emotes, stats = corpus
 
     from transformers import TrainingArguments, set_seed
 
@@ -340,7 +400,6 @@ def train(
 
     set_seed(seed)
     device = pick_device()
-    run_dir = out_dir / RUN_DIR
     # Under torchrun / accelerate launch every process runs this function: the main process
     # sets up the run folder (and trains the tokenizer) first, the others then read it.
     setup = TrainingArguments(output_dir=str(run_dir), report_to="none", use_cpu=device == "cpu")
@@ -419,6 +478,19 @@ def _load_base_model(name: str):
 # ---------------------------------------------------------------- command line
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a float that is a finite number (nan, inf are refused, not compared)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -430,7 +502,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write (MODEL_DIR)")
     parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size (default auto: from the corpus size and the device)")
-    parser.add_argument("--max-time", type=float, metavar="SECONDS",
+    parser.add_argument("--max-time", type=finite_float, metavar="SECONDS",
                         help="wall-clock training budget; the learning-rate schedule fits into it")
     parser.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
     parser.add_argument("--base-model", metavar="NAME_OR_DIR",

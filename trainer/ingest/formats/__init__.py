@@ -6,7 +6,9 @@ found about the file (`LogInfo`) and an iterator of messages. Parsers count ever
 don't turn into a message (`LogInfo.meta_lines` for the logger's own lines, `LogInfo.unparsed`
 for lines of an unknown shape, with examples), so nothing disappears uncounted. A file that
 can't be read at all raises `LogProblem` with a message naming what was wrong; `prepare`
-reports it and goes on with the other files.
+reports it and goes on with the other files. Every parser is driven by `reading.isolated`: a line
+(or JSON item) it fails on is skipped and counted with its number and the reason, and the rest of
+the file is still read; lines longer than `reading.MAX_LINE` are skipped before any parser sees them.
 
 `FORMATS` is the registry: every format with its names, parser and detection rules
 (`detect.Format`). The package: `reading` (bytes, encodings, gzip, shared value conversions),
@@ -23,13 +25,14 @@ from trainer.ingest.formats.detect import Format
 from trainer.ingest.formats.json_formats import CHAT_DOWNLOADER, CORPUS, GQL, JUSTLOG_JSON, TCD_JSON, TWITCHDOWNLOADER_JSON
 from trainer.ingest.formats.lines import CHATTERINO, IRC, IRC_CLIENT, JUSTLOG, TCD, TWITCHDOWNLOADER_TXT
 from trainer.ingest.formats.reading import (
-    LogInfo, LogProblem, LogSource, Message, choose_encoding, iter_lines, load_json, open_text, read_head,
+    LogInfo, LogProblem, LogSource, Message, choose_encoding, describe, isolated, iter_items, iter_lines, load_json,
+    open_text, read_head,
 )
 from trainer.ingest.formats.subtitles import SRT, SSA
 from trainer.ingest.formats.tables import CSV, PLAIN, TSV
 
-__all__ = ["FORMATS", "Format", "LogInfo", "LogProblem", "LogSource", "Message", "detect_format", "open_log",
-           "resolve_format"]
+__all__ = ["FORMATS", "Format", "LogInfo", "LogProblem", "LogSource", "Message", "describe", "detect_format",
+           "open_log", "resolve_format"]
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -67,6 +70,13 @@ def open_log(path: str | Path, fmt: str | None = None) -> LogSource:
     info.format = resolve_format(fmt) if fmt else detect_format(head, path)
     spec = FORMATS[info.format]
     stream = open_text(path, gzipped, info.encoding)
-    if spec.is_json:
-        return LogSource(info, spec.parse(load_json(stream, path), info))
-    return LogSource(info, spec.parse(iter_lines(stream, info), info))
+    if not spec.is_json:
+        return LogSource(info, isolated(spec.parse, iter_lines(stream, info), info))
+    data = load_json(stream, path)
+    try:
+        items = spec.items(data, info)
+    except LogProblem:
+        raise
+    except Exception as error:  # a document of an unexpected shape
+        raise LogProblem(f"not the {info.format} shape we know ({describe(error)})") from None
+    return LogSource(info, isolated(spec.parse, iter_items(items, info), info))

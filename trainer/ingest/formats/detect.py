@@ -87,8 +87,9 @@ class LineShape:
 class Format:
     name: str
     description: str
-    parse: Callable
-    is_json: bool = False  # parse() takes the loaded document instead of lines
+    parse: Callable  # parse(lines or items, info) -> messages; info.lines numbers the current one
+    is_json: bool = False  # items(document, info) gives the items parse() takes instead of lines
+    items: Callable | None = None
     aliases: tuple[str, ...] = ()  # other names `--format` accepts
     rules: tuple[Rule, ...] = ()
     line_shape: LineShape | None = None

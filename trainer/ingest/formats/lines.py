@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from trainer.ingest.formats.detect import Format, Head, LineShape, Rule
 from trainer.ingest.formats.reading import (
-    LogInfo, Message, channel_from, emotes_from_tag, iso_utc, normalize_iso, offset_seconds, _offset_cache,
+    LogInfo, Message, channel_from, emotes_from_tag, epoch_iso, iso_utc, normalize_iso, offset_seconds, _offset_cache,
 )
 
 # tcd `default` and `irc`: [H:MM:SS] <name> msg  (irc adds a badge prefix: ~ @ % + $ * ! &)
@@ -24,8 +24,7 @@ def parse_tcd(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _TCD.match
     new = tuple.__new__  # Message(...) without its Python-level __new__: this is the hot loop
     cached = _offset_cache.get
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is not None:
             stamp, user, text = m.groups()
@@ -34,10 +33,9 @@ def parse_tcd(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
                 offset = offset_seconds(stamp)
             yield new(Message, (user, text, None, offset, (), False, False, None, None))
         elif line.strip():
-            info.bad_line(number, line)
+            info.bad_line(info.lines, line)
         else:
             info.blank += 1
-    info.lines = number
 
 
 # IRC client logs (HexChat, Chatty, mIRC style):
@@ -50,20 +48,31 @@ _JOINING = re.compile(r"(?:Joining|You have joined|Now talking (?:in|on)) (#\w+)
 
 
 class _ClockToUtc:
-    """Turns the HH:MM:SS of a log with a dated header into ISO UTC, rolling over midnight."""
+    """Turns the HH:MM:SS of a log with a dated header into ISO UTC, rolling over midnight.
 
-    def __init__(self):
+    A header with an impossible date or offset leaves the times out (None) until the next good
+    one, with a warning; so does a day past the end of the calendar.
+    """
+
+    def __init__(self, info: LogInfo):
+        self.info = info
         self.base: datetime | None = None  # local midnight of the current day, aware
         self.previous = -1
         self.last_key = ""
         self.last_value: str | None = None
 
     def start(self, day: str, tz_hours: str | None, tz_minutes: str | None, clock: str) -> None:
-        sign = -1 if tz_hours and tz_hours.startswith("-") else 1
-        offset = timedelta(hours=abs(int(tz_hours or 0)), minutes=int(tz_minutes or 0)) * sign
-        self.base = datetime.fromisoformat(day).replace(tzinfo=timezone(offset))
-        self.previous = _clock_seconds(clock)
         self.last_key = ""
+        self.last_value = None
+        try:
+            sign = -1 if tz_hours and tz_hours.startswith("-") else 1
+            offset = timedelta(hours=abs(int(tz_hours or 0)), minutes=int(tz_minutes or 0)) * sign
+            self.base = datetime.fromisoformat(day).replace(tzinfo=timezone(offset))
+            self.previous = _clock_seconds(clock)
+        except (ValueError, OverflowError) as error:
+            self.base = None
+            self.info.warnings.append(f"line {self.info.lines}: no usable date ({error}); "
+                                      "messages until the next good header have no time")
 
     def __call__(self, clock: str) -> str | None:
         if self.base is None:
@@ -71,12 +80,17 @@ class _ClockToUtc:
         if clock == self.last_key:
             return self.last_value
         seconds = _clock_seconds(clock)
-        if seconds < self.previous - 3600:  # the clock went back: past midnight
-            self.base += timedelta(days=1)
+        try:
+            if seconds < self.previous - 3600:  # the clock went back: past midnight
+                self.base += timedelta(days=1)
+            value = iso_utc(self.base + timedelta(seconds=seconds))
+        except OverflowError:  # past the year 9999
+            self.base = None
+            return None
         self.previous = seconds
         self.last_key = clock
-        self.last_value = iso_utc(self.base + timedelta(seconds=seconds))
-        return self.last_value
+        self.last_value = value
+        return value
 
 
 def _clock_seconds(clock: str) -> int:
@@ -86,10 +100,9 @@ def _clock_seconds(clock: str) -> int:
 
 def parse_irc_client(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _IRC_CLIENT.match
-    clock = _ClockToUtc()
+    clock = info.state.setdefault("clock", _ClockToUtc(info))
     new = tuple.__new__
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is not None:
             stamp, user, action, text = m.groups()
@@ -120,8 +133,7 @@ def parse_irc_client(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
         elif stripped in ("-", "--", "---"):
             info.meta_lines += 1
         else:
-            info.bad_line(number, line)
-    info.lines = number
+            info.bad_line(info.lines, line)
 
 
 # TwitchDownloader TXT and OverRustleLogs:
@@ -131,8 +143,7 @@ _TD_TXT = re.compile(r"(?:\[([^\]]{4,40})\] )?([^\s:]{1,40}): (.*)")
 
 def parse_twitchdownloader_txt(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _TD_TXT.match
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is not None:
             stamp, user, text = m.groups()
@@ -149,10 +160,9 @@ def parse_twitchdownloader_txt(lines: Iterable[str], info: LogInfo) -> Iterator[
             system = user == "twitchnotify"
             yield Message(user, text, ts, offset, (), False, system)
         elif line.strip():
-            info.bad_line(number, line)
+            info.bad_line(info.lines, line)
         else:
             info.blank += 1
-    info.lines = number
 
 
 # Chatterino: "[18:00:05] viewer_one: msg", "[18:00:14] 表示名 hyoujimei: msg" (two spaces up to 2.4.4);
@@ -165,16 +175,17 @@ _DATE_IN_NAME = re.compile(r"(?:^|[-_])(\d{4}-\d\d-\d\d)(?:\.|$)")
 
 def parse_chatterino(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _CHATTERINO.match
-    clock = _ClockToUtc()
+    clock = info.state.get("clock")
     dated = _DATE_IN_NAME.search(info.path.name.replace(".gz", ""))
-    if dated:
-        clock.start(dated.group(1), None, None, "00:00:00")
+    if clock is None:
+        clock = info.state["clock"] = _ClockToUtc(info)
+        if dated:
+            clock.start(dated.group(1), None, None, "00:00:00")
     if info.channel is None and info.path.parent.name and dated:
         prefix = info.path.name[: dated.start(1)].rstrip("-_")
         if prefix:
             info.channel = prefix.lower()
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is not None:
             stamp, user, text = m.groups()
@@ -193,8 +204,7 @@ def parse_chatterino(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
             if other is not None:
                 yield Message(None, other.group(2), clock(other.group(1)), None, (), False, True)
             else:
-                info.bad_line(number, line)
-    info.lines = number
+                info.bad_line(info.lines, line)
 
 
 # justlog / rustlog: "[2020-05-1 18:00:05] #chan viewer_one: msg" (justlog doesn't zero-pad).
@@ -203,8 +213,7 @@ _JUSTLOG = re.compile(r"\[(\d{4})-(\d\d?)-(\d\d?) (\d\d?):(\d\d):(\d\d)\] #(\w+)
 
 def parse_justlog(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _JUSTLOG.match
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is not None:
             y, mo, d, h, mi, s, channel, user, text, notice = m.groups()
@@ -216,10 +225,9 @@ def parse_justlog(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
             else:
                 yield Message(None, notice, ts, None, (), False, True)
         elif line.strip():
-            info.bad_line(number, line)
+            info.bad_line(info.lines, line)
         else:
             info.blank += 1
-    info.lines = number
 
 
 # Raw IRC as captured from Twitch, optionally with IRCv3 tags and a leading capture time:
@@ -234,8 +242,7 @@ _IRC_BARE = re.compile(r"(?:\S+ ;;; )?(?:PING|PONG|CAP|PASS|NICK|USER|JOIN|PART)
 
 def parse_irc(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     match = _IRC.match
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         m = match(line)
         if m is None:
             stripped = line.strip()
@@ -244,7 +251,7 @@ def parse_irc(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
             elif _IRC_BARE.match(stripped):
                 info.meta_lines += 1
             else:
-                info.bad_line(number, line)
+                info.bad_line(info.lines, line)
             continue
         captured, tags, nick, command, channel, text = m.groups()
         if command not in ("PRIVMSG", "USERNOTICE") or text is None:
@@ -257,8 +264,8 @@ def parse_irc(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
         if tags:
             tag_map = dict(item.partition("=")[::2] for item in tags.split(";"))
             sent = tag_map.get("tmi-sent-ts", "")
-            if sent.isdigit():
-                ts = iso_utc(datetime.fromtimestamp(int(sent) / 1000, timezone.utc))
+            if sent.isascii() and sent.isdigit():
+                ts = epoch_iso(int(sent), 1000)
             user = tag_map.get("login") or nick
         if ts is None and captured:
             ts = normalize_iso(captured.replace("_", "T", 1).replace(" ", "T", 1) + "Z")
@@ -276,7 +283,6 @@ def parse_irc(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
             user, text, ts, None, emotes, action, command == "USERNOTICE",
             chan if chan != info.channel else None,
         )
-    info.lines = number
 
 
 # ---------------------------------------------------------------- the formats and how each is recognised

@@ -1,10 +1,12 @@
 """Reading a log file: its bytes (gzip, even cut short), its encoding, its lines or JSON document;
-what a parser makes of it (`Message`, `LogInfo`); and the small value conversions parsers share
-(offsets, ISO times, IRC emote tags).
+what a parser makes of it (`Message`, `LogInfo`); the loop that drives every parser (`isolated`:
+a line a parser fails on is skipped and counted, the rest of the file is still read); and the
+small value conversions parsers share (offsets, ISO times, epochs, IRC emote tags).
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -17,6 +19,9 @@ from typing import NamedTuple
 
 HEAD_BYTES = 64 * 1024
 MAX_EXAMPLES = 3
+# No chat message is near this long (Twitch allows 500 characters): a longer line is skipped
+# before any pattern sees it, so memory per line stays bounded whatever the file holds.
+MAX_LINE = 64 * 1024
 
 
 class Message(NamedTuple):
@@ -49,14 +54,24 @@ class LogInfo:
     lines: int = 0  # lines (or JSON items) read
     blank: int = 0
     meta_lines: int = 0  # the logger's own lines: headers, joins, MOD/BAN, PING, ...
-    unparsed: int = 0  # lines of an unknown shape
+    unparsed: int = 0  # lines of an unknown shape, too long, or that the parser failed on
     unparsed_examples: list = field(default_factory=list)
+    failed: int = 0  # of the unparsed: lines the parser raised an exception on
+    too_long: int = 0  # of the unparsed: lines longer than MAX_LINE
+    undecodable: int = 0  # bytes the encoding couldn't decode (read as U+FFFD)
+    state: dict = field(default_factory=dict)  # what a parser keeps across a line it failed on
     warnings: list = field(default_factory=list)
 
     def bad_line(self, number: int, line: str) -> None:
         self.unparsed += 1
         if len(self.unparsed_examples) < MAX_EXAMPLES:
             self.unparsed_examples.append(f"line {number}: {line.rstrip()[:80]!r}")
+
+    def failed_line(self, number: int, reason: str) -> None:
+        self.unparsed += 1
+        self.failed += 1
+        if len(self.unparsed_examples) < MAX_EXAMPLES:
+            self.unparsed_examples.append(f"line {number}: {reason}")
 
 
 @dataclass
@@ -169,24 +184,94 @@ class _TolerantGzip(io.RawIOBase):
         super().close()
 
 
+class _Undecodable:
+    """A codec error handler that reads undecodable bytes as U+FFFD and counts them.
+
+    The count is per process; a file's share is the difference over its reading (a process
+    reads one file at a time).
+    """
+
+    name = "streamchat-count-replace"
+    count = 0
+
+    @classmethod
+    def handle(cls, error: UnicodeDecodeError):
+        cls.count += error.end - error.start
+        return "\ufffd", error.end
+
+
+codecs.register_error(_Undecodable.name, _Undecodable.handle)
+
+
 def open_text(path: Path, gzipped: bool, encoding: str) -> io.TextIOBase:
     raw = io.BufferedReader(_TolerantGzip(path), 1 << 16) if gzipped else open(path, "rb")
-    # Universal newlines: CRLF and CR become "\n". Bytes the encoding can't decode become U+FFFD.
-    return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=None)
+    # Universal newlines: CRLF and CR become "\n". Bytes the encoding can't decode become U+FFFD, counted.
+    return io.TextIOWrapper(raw, encoding=encoding, errors=_Undecodable.name, newline=None)
 
 
 def iter_lines(stream: io.TextIOBase, info: LogInfo) -> Iterator[str]:
-    """The lines of a text stream, read in large chunks; a damaged gzip ends it with a warning."""
+    """The lines of a text stream, counted in `info.lines`; a line longer than MAX_LINE is
+    skipped without being held whole; undecodable bytes and a damaged gzip end with a warning."""
+    undecodable_before = _Undecodable.count
+    first_undecodable = 0
     with stream:
-        while True:
-            chunk = stream.readlines(1 << 20)
-            if not chunk:
-                break
-            yield from chunk
+        readline = stream.readline
+        while line := readline(MAX_LINE):
+            info.lines += 1
+            if len(line) == MAX_LINE and line[-1] != "\n":
+                while (rest := readline(MAX_LINE)) and rest[-1] != "\n":
+                    pass
+                info.too_long += 1
+                info.failed_line(info.lines, f"longer than {MAX_LINE:,} characters; skipped")
+                continue
+            # (text is decoded ahead of the lines: the count moves before the line comes)
+            if not first_undecodable and _Undecodable.count != undecodable_before and "\ufffd" in line:
+                first_undecodable = info.lines
+            yield line
+        info.undecodable = _Undecodable.count - undecodable_before
+        if info.undecodable:
+            info.warnings.append(
+                f"{info.undecodable} bytes aren't {info.encoding} (the first on line {first_undecodable}) "
+                "and were read as U+FFFD; re-save the file as UTF-8"
+            )
         raw = getattr(stream.buffer, "raw", None)
         if isinstance(raw, _TolerantGzip) and raw.truncated:
             info.warnings.append(f"gzip data cut short or damaged ({raw.truncated}); "
                                  "the lines before the damage were imported, the rest is lost")
+
+
+def iter_items(items: list, info: LogInfo) -> Iterator:
+    """The items of a JSON document's message list, counted in `info.lines` like lines."""
+    for item in items:
+        info.lines += 1
+        yield item
+
+
+def isolated(parse, items: Iterator, info: LogInfo) -> Iterator[Message]:
+    """The messages `parse(items, info)` yields, where a line (or JSON item) it fails on is skipped
+    and counted with its number and reason, and parsing goes on with the next one.
+
+    Every parser runs through here, so no bad value in one line can cost the rest of its file.
+    A parser that fails before reading a line would fail again: that is the file's problem.
+    """
+    while True:
+        before = info.lines
+        try:
+            yield from parse(items, info)
+            return
+        except (LogProblem, OSError):
+            raise
+        except Exception as error:  # any exception: the line is bad, the file is not
+            if info.lines == before:
+                raise LogProblem(f"the {info.format} reader failed before line {before + 1} "
+                                 f"({describe(error)})") from None
+            info.failed_line(info.lines, describe(error))
+
+
+def describe(error: BaseException) -> str:
+    """An exception as a short reason: its type and the start of its message."""
+    text = str(error)
+    return f"{type(error).__name__}: {text[:120]}" if text else type(error).__name__
 
 
 def load_json(stream: io.TextIOBase, path: Path):
@@ -198,6 +283,8 @@ def load_json(stream: io.TextIOBase, path: Path):
                              "— download the file again")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise LogProblem("JSON nested too deeply to read (thousands of levels); not a chat log") from None
     except json.JSONDecodeError as error:
         raise LogProblem(
             f"malformed JSON at line {error.lineno} column {error.colno} ({error.msg}); "
@@ -218,6 +305,8 @@ def offset_seconds(text: str) -> float:
         clock = text
         if "day" in text:
             head, _, clock = text.partition(", ")
+            if not head.split():
+                raise ValueError(f"no number of days in {text!r}")
             days = int(head.split()[0])
         parts = clock.replace(",", ".").split(":")
         seconds = 0.0
@@ -228,6 +317,14 @@ def offset_seconds(text: str) -> float:
             _offset_cache.clear()
         _offset_cache[text] = value
     return value
+
+
+def epoch_iso(value: int, divisor: float = 1) -> str | None:
+    """ISO UTC of `value / divisor` seconds since 1970; None when it is no representable time."""
+    try:
+        return iso_utc(datetime.fromtimestamp(value / divisor, timezone.utc))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def iso_utc(moment: datetime) -> str:
@@ -248,11 +345,11 @@ def normalize_iso(text: str | None) -> str | None:
             return text[:23] + "Z"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return iso_utc(moment)
+    except (ValueError, OverflowError):  # not a time, or one that leaves the calendar in UTC
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return iso_utc(moment)
 
 
 def emotes_from_tag(tag: str, text: str) -> tuple[str, ...]:

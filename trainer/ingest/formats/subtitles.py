@@ -15,8 +15,7 @@ _SRT_TEXT = re.compile(r"([^\s:]{1,40}): (.*)")
 
 def parse_srt(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     offset = None
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         stripped = line.rstrip("\n")
         if not stripped.strip():
             info.blank += 1
@@ -33,8 +32,7 @@ def parse_srt(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
         if m:
             yield Message(m.group(1), m.group(2), None, offset)
         else:
-            info.bad_line(number, line)
-    info.lines = number
+            info.bad_line(info.lines, line)
 
 
 # tcd ssa: "Dialogue: Marked=0,0:00:05.43,0:00:07.43,Default,Name,0000,0000,0000,,{\c&H..&}Name {\c&H..&}msg"
@@ -42,8 +40,7 @@ _SSA_OVERRIDE = re.compile(r"\{[^}]*\}")
 
 
 def parse_ssa(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         if line.startswith("Dialogue:"):
             fields = line[9:].strip().split(",", 9)
             if len(fields) == 10:
@@ -55,12 +52,11 @@ def parse_ssa(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
                     body = parts[-1] if len(parts) >= 3 else _SSA_OVERRIDE.sub("", body)
                 yield Message(user or None, body.replace("\\N", " "), None, offset_seconds(fields[1]))
                 continue
-            info.bad_line(number, line)
+            info.bad_line(info.lines, line)
         elif line.strip():
             info.meta_lines += 1  # [Script Info], Style:, Format:, ...
         else:
             info.blank += 1
-    info.lines = number
 
 
 # ---------------------------------------------------------------- the formats and how each is recognised

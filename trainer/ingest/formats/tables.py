@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 
 from trainer.ingest.formats.detect import Format, Head, LineShape, Rule
-from trainer.ingest.formats.reading import LogInfo, LogProblem, Message, iso_utc, normalize_iso
+from trainer.ingest.formats.reading import LogInfo, LogProblem, Message, epoch_iso, normalize_iso
 
 # Tab-separated "time<TAB>login<TAB>message" (live captures, e.g. "2021-06-08 19:42:45,041").
 
@@ -17,8 +16,7 @@ def parse_tsv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     last_stamp = ""
     last_ts: str | None = None
     new = tuple.__new__
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         parts = line.split("\t", 2)
         if len(parts) == 3:
             stamp, user, text = parts
@@ -27,9 +25,8 @@ def parse_tsv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
                 if len(stamp) >= 19 and stamp[4] == "-" and stamp[13] == ":":
                     frac = (stamp[20:23] + "000")[:3] if len(stamp) > 20 else "000"
                     last_ts = f"{stamp[:10]}T{stamp[11:19]}.{frac}Z"
-                elif stamp.isdigit():  # epoch seconds or milliseconds
-                    value = int(stamp)
-                    last_ts = iso_utc(datetime.fromtimestamp(value / 1000 if value > 10**11 else value, timezone.utc))
+                elif stamp.isascii() and stamp.isdigit():  # epoch seconds or milliseconds
+                    last_ts = _epoch_seconds_or_ms(int(stamp))
                 else:
                     last_ts = None
             if text[-1:] == "\n":
@@ -40,19 +37,16 @@ def parse_tsv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
         elif line.startswith(("StartTime:", "EndTime:", "#")):
             info.meta_lines += 1
         else:
-            info.bad_line(number, line)
-    info.lines = number
+            info.bad_line(info.lines, line)
 
 
 def parse_plain(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
-    number = 0
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         text = line.strip()
         if text:
             yield Message(None, text)
         else:
             info.blank += 1
-    info.lines = number
 
 
 MESSAGE_COLUMNS = ("message", "text", "body", "content", "msg", "comment", "chat")
@@ -75,35 +69,37 @@ def _csv_columns(header: list[str]) -> tuple[int, int | None, int | None] | None
     return message, find(USER_COLUMNS), find(TIME_COLUMNS)
 
 
+def _epoch_seconds_or_ms(value: int) -> str | None:
+    return epoch_iso(value, 1000 if value > 10**11 else 1)
+
+
 def parse_csv(lines: Iterable[str], info: LogInfo) -> Iterator[Message]:
     rows = csv.reader(lines)
-    header = next(rows, None)
-    info.lines = 1
-    columns = _csv_columns(header or [])
+    columns = info.state.get("csv columns")  # known when the reader resumes after a bad row
     if columns is None:
-        raise LogProblem(f"CSV without a message column (header: {header}); name one of {', '.join(MESSAGE_COLUMNS)}")
+        header = next(rows, None)
+        columns = _csv_columns(header or [])
+        if columns is None:
+            raise LogProblem(f"CSV without a message column (header: {header}); name one of {', '.join(MESSAGE_COLUMNS)}")
+        info.state["csv columns"] = columns
+        info.meta_lines += 1
     message, user_col, time_col = columns
-    info.meta_lines += 1
-    try:
-        for row in rows:
-            info.lines += 1
-            if not row:
-                info.blank += 1
-                continue
-            if len(row) <= message:
-                info.bad_line(info.lines, ",".join(row))
-                continue
-            user = row[user_col] if user_col is not None and user_col < len(row) else None
-            stamp = row[time_col] if time_col is not None and time_col < len(row) else None
-            ts = None
-            if stamp:
-                ts = normalize_iso(stamp.strip().replace(" ", "T", 1))
-                if ts is None and stamp.strip().isdigit():
-                    value = int(stamp)
-                    ts = iso_utc(datetime.fromtimestamp(value / 1000 if value > 10**11 else value, timezone.utc))
-            yield Message(user, row[message], ts)
-    except csv.Error as error:
-        info.warnings.append(f"CSV broken at line {info.lines} ({error}); the rows before it were imported")
+    for row in rows:
+        if not row:
+            info.blank += 1
+            continue
+        if len(row) <= message:
+            info.bad_line(info.lines, ",".join(row))
+            continue
+        user = row[user_col] if user_col is not None and user_col < len(row) else None
+        stamp = row[time_col] if time_col is not None and time_col < len(row) else None
+        ts = None
+        if stamp:
+            stamp = stamp.strip()
+            ts = normalize_iso(stamp.replace(" ", "T", 1))
+            if ts is None and stamp.isascii() and stamp.isdigit():
+                ts = _epoch_seconds_or_ms(int(stamp))
+        yield Message(user, row[message], ts)
 
 
 # ---------------------------------------------------------------- the formats and how each is recognised
