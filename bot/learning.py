@@ -284,16 +284,21 @@ class PrivacyControls:
         return await asyncio.to_thread(self._unblock, channel, word)
 
     def _unblock(self, channel: str, word: str) -> str:
+        filters = self.loop.generator.filters
         removed = privacy.unblock_word(self.loop.channel_dir(channel), word)
+        shipped = filters.is_shipped(word)
         if not removed:
-            return "that word was not blocked here"
+            return "that word is on the shipped list: it stays banned" if shipped else "that word was not blocked here"
         still_blocked = any(
-            word.casefold() in (w.casefold() for w in privacy.PolicyStore(self.loop.channel_dir(c)).load().blocked_words)
+            privacy.same_word(word, other)
             for c in self.loop.brains if c != channel
+            for other in privacy.PolicyStore(self.loop.channel_dir(c)).load().blocked_words
         )
-        if not still_blocked and _normalize(word) not in _default_banned():
-            self.loop.generator.filters.remove_banned_word(word)
+        if not still_blocked:
+            filters.remove_banned_word(word)  # never a word of the shipped list
         self.policy_changed(channel)
+        if shipped:
+            return "unblocked for learning here; it is on the shipped list, so the bot still never says it"
         return "unblocked"
 
     # -- people
@@ -328,19 +333,3 @@ class PrivacyControls:
             privacy.opt_in(self.loop.channel_dir(channel), user)
             self.policy_changed(channel)
         return "ok, I may learn from your messages again"
-
-
-def _normalize(word: str) -> str:
-    return " ".join(word.casefold().split())
-
-
-_DEFAULT_BANNED: frozenset[str] | None = None
-
-
-def _default_banned() -> frozenset[str]:
-    global _DEFAULT_BANNED
-    if _DEFAULT_BANNED is None:
-        from trainer.engine.safety import default_banned_words
-
-        _DEFAULT_BANNED = frozenset(_normalize(w) for w in default_banned_words())
-    return _DEFAULT_BANNED

@@ -4,6 +4,7 @@
 - invisible characters: `strip_invisible`, `sanitize`;
 - commands: what Twitch or another bot would run as a command (`starts_with_command`,
   `strip_command_prefix`), and which logged lines were commands rather than chat;
+- look-alike letters and l33t: `unconfuse` and `skeleton`, the one normalisation the filter matches on;
 - links and @mentions: what the filter refuses to post (`has_url`, `mentions`) and what the
   import cuts out of the text a model learns from (`LINK_PATTERN`, `MENTION_PATTERN`);
 - word lists: `read_word_list`.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 from trainer.errors import StreamchatError
 
@@ -131,16 +133,8 @@ def strip_command_prefix(text: str) -> str:
 # Links and mentions
 
 # Top-level domains that links in chat use: a `word.tld` with one of these is cut out of the
-# text the model learns from (`LINK_PATTERN`).
+# text the model learns from (`LINK_PATTERN`). The filter refuses every public suffix (`has_url`).
 COMMON_TLDS = frozenset("com net org tv gg io ly be me co app link gl xyz to tk ru de uk".split())
-# The filter refuses more: every two-letter country code, these (spam and shorteners use
-# them), and internationalised `xn--` domains.
-FILTER_TLDS = COMMON_TLDS | frozenset(
-    """info biz edu gov mil int top site online store shop club live stream click fun pro dev page
-    blog art bet win vip casino porn sex xxx adult cam chat social tech media news world life today
-    email space website host cloud digital network team zone onion gift gifts free money cash
-    crypto nft games game""".split()
-)
 
 # What the import removes: a scheme or www. link to the next space, or a domain of a common TLD.
 LINK_PATTERN = re.compile(
@@ -155,10 +149,10 @@ MENTION_PATTERN = re.compile(r"@(\w+)")
 _SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|file|mailto|javascript):\S|data:[a-z]+/)")
 _WWW = re.compile(r"\bwww\d{0,3}\s*\.")
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-# label.label.tld with no spaces: captures the last label (the would-be top-level domain).
-_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)*\.([a-z]{2,24}|xn--[a-z0-9-]+)(?![\w])")
+# label.label.tld with no spaces (the labels in any script, `.рф` included).
+_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)+(?![\w])")
 # "example dot com", "example (.) com", "example [dot] com"
-_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([a-z]{2,24})\b")
+_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([^\W\d_]{2,24})\b")
 # "example . com", "example. com": spaced dots are common in plain chat ("ok . so", "gg. me
 # too"), so only the top-level domains that rarely start a sentence count here.
 _SPACED_DOT = re.compile(r"\b[\w-]+(?:\s+\.\s*|\.\s+)(com|net|org|xyz|ru|io|tk|info|biz|onion)\b")
@@ -171,27 +165,180 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("\u3002", ".")
 
 
-def _filter_tld(tld: str) -> bool:
-    return len(tld) == 2 or tld in FILTER_TLDS
+_SUFFIXES = None
 
 
-def has_url(text: str) -> bool:
-    """Whether `text` holds anything link-like: a scheme, `www.`, an IP address, a domain, `x dot com`."""
-    folded = fold(text)
+def _public_suffix(name: str) -> str:
+    """The public suffix that ends `name` (`com`, `co.uk`, `best`, `рф`), or "" when none does.
+
+    The public suffix list is tldextract's bundled snapshot: the extractor is built never to
+    fetch a newer one, so checking a message never touches the network.
+    """
+    global _SUFFIXES
+    if _SUFFIXES is None:
+        import tldextract
+
+        _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    return _SUFFIXES(name).suffix
+
+
+def _is_tld(label: str) -> bool:
+    """Whether `label` alone is a top-level domain of the public suffix list (`com`, `best`, `xn--p1ai`)."""
+    return bool(label) and _public_suffix("x." + label) == label
+
+
+def _link_in(folded: str) -> bool:
     if _SCHEME.search(folded) or _WWW.search(folded) or _IP.search(folded):
         return True
     for match in _DOMAIN.finditer(folded):
-        tld = match.group(1)
-        if _filter_tld(tld) or tld.startswith("xn--"):
+        labels = match.group().split(".")
+        if labels[-2] and _is_tld(labels[-1]):
             return True
-    if any(_filter_tld(match.group(1)) for match in _SPELLED_DOT.finditer(folded)):
+    if any(_is_tld(match.group(1)) for match in _SPELLED_DOT.finditer(folded)):
         return True
     return _SPACED_DOT.search(folded) is not None
+
+
+def has_url(text: str) -> bool:
+    """Whether `text` holds anything link-like: a scheme, `www.`, an IP address, a domain of any
+    public suffix (`drops.best`, `a.рф`), `x dot com`; look-alike letters read as what they imitate."""
+    folded = fold(text)
+    if _link_in(folded):
+        return True
+    plain = unconfuse(folded)
+    return plain != folded and _link_in(plain)
 
 
 def mentions(text: str) -> list[str]:
     """The names @mentioned in `text` (case-folded), "@ name" included."""
     return [m.group(1) for m in _ANY_MENTION.finditer(fold(text))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching: one normalisation for every check that must see through disguises
+#
+# `unconfuse` writes look-alike letters as the ASCII letter they imitate (Cyrillic `р`, Greek
+# `ο`, small capitals `ᴋɪᴛᴛᴇɴ`, enclosed `🅺`); `skeleton` then reads l33t (`k1tt3n`) and drops
+# every other character (separators, emoji), keeping where words began and ended. Banned words
+# are matched on skeletons, so a ban holds however a word is spelled out.
+
+# Scripts whose letters are words of their own, not disguised Latin ones: kept as they are.
+_OWN_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "YI ", "THAI", "ARABIC", "HEBREW", "DEVANAGARI")
+_ASCII_OF: dict[str, str] = {}
+
+
+def _ascii_letter(char: str) -> str:
+    """The ASCII letter or digit `char` looks like or is written as (lowercase), else `char`."""
+    from anyascii import anyascii
+    from confusable_homoglyphs.confusables import confusables_data
+
+    name = unicodedata.name(char, "")
+    if name.startswith(_OWN_SCRIPTS):
+        return char
+    for glyph in confusables_data.get(char, ()):
+        if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
+            return glyph["c"].lower()
+    if unicodedata.category(char)[0] in "LN" or "LATIN" in name:
+        written = anyascii(char).lower()
+        if written.isascii() and written.isalnum():
+            return written
+    return char
+
+
+def unconfuse(text: str) -> str:
+    """`fold(text)` with every look-alike letter written as the ASCII letter it imitates."""
+    folded = fold(text)
+    if folded.isascii():
+        return folded
+    out = []
+    for char in folded:
+        if char < "\x80":
+            out.append(char)
+            continue
+        written = _ASCII_OF.get(char)
+        if written is None:
+            written = _ASCII_OF[char] = _ascii_letter(char)
+        out.append(written)
+    return "".join(out)
+
+
+# What each digit and symbol stands for in l33t (and `l` for `I`: `sIut`, `kiII`). Inside a word
+# with a letter, or standing alone ("k 1 t"); a number of its own ("480p", "1488") stays a number.
+_LEET_DIGITS = {"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g"}
+_LEET_SYMBOLS = {"@": "a", "^": "a", "$": "s", "!": "i", "|": "i", "+": "t", "(": "c", "<": "c", "€": "e",
+                 "#": "h", "°": "o"}
+_READINGS = {
+    # a symbol may be a letter (`n!gg@`) or a separator (`k|i|t`): both readings are matched
+    "leet": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    "letters": (str.maketrans({**_LEET_DIGITS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # numbers as numbers (`1488`, `14/88`)
+    "digits": (None, "abcdefghijklmnopqrstuvwxyz0123456789"),
+}
+READINGS = tuple(_READINGS)
+
+
+class Skeleton(NamedTuple):
+    """A text reduced to its letters, runs of one letter collapsed (`kiiitten` -> `kiten`).
+
+    `runs[i]` is how often `letters[i]` was repeated; `starts[i]` / `ends[i]` whether a word may
+    start before / end after it (a separator, a space, a symbol or the text's edge is there).
+    """
+
+    letters: str
+    runs: tuple[int, ...]
+    starts: tuple[bool, ...]
+    ends: tuple[bool, ...]
+
+
+def skeleton(text: str, reading: str = "leet") -> Skeleton:
+    """The skeleton of `text` in one of the `READINGS`: `unconfuse`d, digits and symbols read
+    as letters or not, everything else dropped."""
+    table, keep = _READINGS[reading]
+    chars: list[str] = []
+    real: list[bool] = []  # a letter (or digit) as typed, not a symbol read as one
+    gap_before: list[bool] = []
+    for token in unconfuse(text).split():
+        mapped = token
+        if table is not None and (len(token) == 1 or any(c.isalpha() for c in token)):
+            mapped = token.translate(table)
+        gap = True
+        for typed, char in zip(token, mapped):
+            if char in keep:
+                chars.append(char)
+                real.append(typed.isalnum())
+                gap_before.append(gap)
+                gap = False
+            else:
+                gap = True
+    letters: list[str] = []
+    runs: list[int] = []
+    starts: list[bool] = []
+    ends: list[bool] = []
+    for i, char in enumerate(chars):
+        if letters and char == letters[-1]:
+            runs[-1] += 1
+        else:
+            letters.append(char)
+            runs.append(1)
+            starts.append(gap_before[i] or not real[i - 1])
+            ends.append(True)
+        ends[-1] = i + 1 == len(chars) or gap_before[i + 1] or not real[i + 1]
+    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends))
+
+
+class WordKey(NamedTuple):
+    """What a banned or blocked word is, however it is spelled (`wörd`, `WORD`, `w o r d`)."""
+
+    letters: str  # the skeleton's letters
+    runs: tuple[int, ...]
+    digits: bool  # a number ("1488"): matched on the digits reading
+
+
+def word_key(word: str) -> WordKey | None:
+    """The key of a word or phrase to ban or block; None when it has no letter or digit."""
+    digits = any(c.isdigit() for c in word) and not any(c.isalpha() for c in unconfuse(word))
+    shape = skeleton(word, "digits" if digits else "letters")
+    return WordKey(shape.letters, shape.runs, digits) if shape.letters else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from trainer.corpus.records import ChatRecord, read_records, utc_now
 from trainer.fsutil import atomic_write, read_json, write_json_atomic
+from trainer.text import word_key
 
 logger = logging.getLogger(__name__)
 
@@ -261,10 +262,16 @@ def set_opt_in_only(channel_dir, enabled: bool) -> None:
         policy.opt_in_only = bool(enabled)
 
 
+def same_word(a: str, b: str) -> bool:
+    """Whether two spellings block the same word (`wörd`, `WORD`): the filter's one normalisation."""
+    key = word_key(a)
+    return key is not None and key == word_key(b)
+
+
 def block_word(channel_dir, word: str) -> bool:
     """Add a word to the channel's learning block list; False when it was there already."""
     with PolicyStore(channel_dir).edit() as policy:
-        if word.casefold() in (w.casefold() for w in policy.blocked_words):
+        if any(same_word(word, w) for w in policy.blocked_words):
             return False
         policy.blocked_words.append(word)
         return True
@@ -273,7 +280,7 @@ def block_word(channel_dir, word: str) -> bool:
 def unblock_word(channel_dir, word: str) -> bool:
     with PolicyStore(channel_dir).edit() as policy:
         before = len(policy.blocked_words)
-        policy.blocked_words = [w for w in policy.blocked_words if w.casefold() != word.casefold()]
+        policy.blocked_words = [w for w in policy.blocked_words if not same_word(word, w)]
         return len(policy.blocked_words) != before
 
 
