@@ -205,7 +205,7 @@ def has_url(text: str) -> bool:
     folded = fold(text)
     if _link_in(folded):
         return True
-    plain = unconfuse(folded)
+    plain = unconfuse(text).replace("\u3002", ".")
     return plain != folded and _link_in(plain)
 
 
@@ -228,16 +228,25 @@ _ASCII_OF: dict[str, str] = {}
 
 
 def _ascii_letter(char: str) -> str:
-    """The ASCII letter or digit `char` looks like or is written as (lowercase), else `char`."""
+    """The ASCII letter or digit `char` looks like or is written as (lowercase), else `char`.
+
+    Looked up on the character as typed, then on its NFKC form and its lowercase (normalising
+    first would turn Greek `ϲ`, which looks like `c`, into `ς`)."""
     from anyascii import anyascii
     from confusable_homoglyphs.confusables import confusables_data
 
     name = unicodedata.name(char, "")
     if name.startswith(_OWN_SCRIPTS):
         return char
-    for glyph in confusables_data.get(char, ()):
-        if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
-            return glyph["c"].lower()
+    normal = unicodedata.normalize("NFKC", char)
+    # An upper-case letter by its lower case first: Cyrillic `І` looks like `l` as much as `I`.
+    lower = char.lower() if char.isupper() and len(char.lower()) == 1 else char
+    for form in dict.fromkeys((lower, char, normal, normal.casefold())):
+        if len(form) == 1 and form.isascii():
+            return form.lower() if form.isalnum() else char
+        for glyph in confusables_data.get(form, ()):
+            if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
+                return glyph["c"].lower()
     if unicodedata.category(char)[0] in "LN" or "LATIN" in name:
         written = anyascii(char).lower()
         if written.isascii() and written.isalnum():
@@ -247,11 +256,10 @@ def _ascii_letter(char: str) -> str:
 
 def unconfuse(text: str) -> str:
     """`fold(text)` with every look-alike letter written as the ASCII letter it imitates."""
-    folded = fold(text)
-    if folded.isascii():
-        return folded
+    if text.isascii():
+        return fold(text)
     out = []
-    for char in folded:
+    for char in text:
         if char < "\x80":
             out.append(char)
             continue
@@ -259,22 +267,36 @@ def unconfuse(text: str) -> str:
         if written is None:
             written = _ASCII_OF[char] = _ascii_letter(char)
         out.append(written)
-    return "".join(out)
+    return fold("".join(out))
 
 
 # What each digit and symbol stands for in l33t (and `l` for `I`: `sIut`, `kiII`). Inside a word
-# with a letter, or standing alone ("k 1 t"); a number of its own ("480p", "1488") stays a number.
+# with a letter, or one character repeated alone ("k 1 t", "b 00 b"); a number of its own ("480",
+# "1488") stays a number.
 _LEET_DIGITS = {"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g"}
 _LEET_SYMBOLS = {"@": "a", "^": "a", "$": "s", "!": "i", "|": "i", "+": "t", "(": "c", "<": "c", "€": "e",
                  "#": "h", "°": "o"}
 _READINGS = {
     # a symbol may be a letter (`n!gg@`) or a separator (`k|i|t`): both readings are matched
     "leet": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # ... or both: a symbol recurring between characters separates, others are letters (`+|a|r|d`)
+    "spaced": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
     "letters": (str.maketrans({**_LEET_DIGITS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
     # numbers as numbers (`1488`, `14/88`)
     "digits": (None, "abcdefghijklmnopqrstuvwxyz0123456789"),
 }
 READINGS = tuple(_READINGS)
+
+
+def _drop_separators(token: str, mapped: str) -> str:
+    """`mapped` with a symbol read as a separator rather than a letter where it recurs between
+    single (repeated) characters: in `+|a|r|d` the `|` separates and the `+` is a t; `$pa$tic`
+    keeps both `$`."""
+    for symbol in set(token) & _LEET_SYMBOLS.keys():
+        chunks = token.split(symbol)[1:-1]
+        if chunks and all(chunk and len(set(chunk)) == 1 for chunk in chunks):
+            mapped = "".join(" " if typed == symbol else char for typed, char in zip(token, mapped))
+    return mapped
 
 
 class Skeleton(NamedTuple):
@@ -297,10 +319,12 @@ def skeleton(text: str, reading: str = "leet") -> Skeleton:
     chars: list[str] = []
     real: list[bool] = []  # a letter (or digit) as typed, not a symbol read as one
     gap_before: list[bool] = []
-    for token in unconfuse(text).split():
+    for token in unconfuse(strip_invisible(text)).split():
         mapped = token
-        if table is not None and (len(token) == 1 or any(c.isalpha() for c in token)):
+        if table is not None and (len(set(token)) == 1 or any(c.isalpha() for c in token)):
             mapped = token.translate(table)
+            if reading == "spaced":
+                mapped = _drop_separators(token, mapped)
         gap = True
         for typed, char in zip(token, mapped):
             if char in keep:
@@ -315,14 +339,19 @@ def skeleton(text: str, reading: str = "leet") -> Skeleton:
     starts: list[bool] = []
     ends: list[bool] = []
     for i, char in enumerate(chars):
+        # A word may start before (end after) a run when it may before (after) any of its letters:
+        # "is spastic" collapses to one run of s, at whose start "spastic" still begins.
+        may_start = gap_before[i] or not real[i - 1]
+        may_end = i + 1 == len(chars) or gap_before[i + 1] or not real[i + 1]
         if letters and char == letters[-1]:
             runs[-1] += 1
+            starts[-1] = starts[-1] or may_start
+            ends[-1] = ends[-1] or may_end
         else:
             letters.append(char)
             runs.append(1)
-            starts.append(gap_before[i] or not real[i - 1])
-            ends.append(True)
-        ends[-1] = i + 1 == len(chars) or gap_before[i + 1] or not real[i + 1]
+            starts.append(may_start)
+            ends.append(may_end)
     return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends))
 
 

@@ -87,8 +87,8 @@ def _longest_run(words: list[str]) -> int:
 
 # A banned word or phrase is stored by its `trainer.text.word_key`: its skeleton's letters (runs
 # collapsed) and how often each must repeat ("boob" needs two o's, so "bob" is not it). A number
-# ("1488") is matched on the digits reading; every other word on the "leet" and "letters"
-# readings (a symbol read as a letter, or as a separator).
+# ("1488") is matched on the digits reading; every other word on the other readings (a symbol
+# read as a letter, as a separator, or each as the text suggests).
 
 
 class _Banned(NamedTuple):

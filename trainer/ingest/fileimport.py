@@ -78,6 +78,7 @@ class FileResult:
     emotes: object  # EmoteStats
     drops: dict
     changes: dict
+    users: set = field(default_factory=set)  # every chatter of the file, kept or not (for names)
 
 
 _cleaners: dict = {}
@@ -145,6 +146,7 @@ def import_file(task: FileTask, emotes=None) -> FileResult:
             n_messages += len(chunk)
             if default is None:  # after the first chunk: JSON and headers have named stream/channel
                 default = streams.part(info.stream or task.key, info.channel)
+            result.users.update(m.user for m in chunk if m.user)
             marked = [m.emotes for m in chunk if m.emotes]
             if marked:
                 emotes.add_marked(chain.from_iterable(marked))

@@ -23,7 +23,7 @@ import sys
 import time
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
@@ -167,11 +167,12 @@ def prepare(
     tasks = file_tasks(files, set(valid), fmt, tmp, settings, stable_hashes=workers > 1)
     try:
         imported = _import_files(tasks, workers, progress)
+        statistical = imported.emotes.statistical()
+        emotes = imported.emotes.vocabulary(statistical)
+        _scrub_names(imported, emotes, stable_hashes=workers > 1)
         split = _write_split(imported.streams, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    statistical = imported.emotes.statistical()
-    emotes = imported.emotes.vocabulary(statistical)
     write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
     stats = _stats(
         inputs=inputs, valid=valid, out_dir=out_dir, fmt=fmt, problems=problems, imported=imported, split=split,
@@ -234,6 +235,7 @@ class _Imported:
     drops: dict[str, int]
     changes: dict[str, int]
     emotes: object  # emotes.EmoteStats
+    users: set = field(default_factory=set)  # every chatter of every file
 
 
 def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
@@ -254,6 +256,7 @@ def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
             imported.reports.append(report)
             _add_counts(imported.drops, result.drops)
             _add_counts(imported.changes, result.changes)
+            imported.users |= result.users
             if result.emotes is not None:  # counted in a worker process
                 imported.emotes.merge(result.emotes)
             for part in result.parts:
@@ -269,6 +272,53 @@ def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
                 logger.warning("%s: %s", report["path"], warning)
     imported.reports.sort(key=lambda r: index_of[r["path"]])  # worker results come biggest first
     return imported
+
+
+def _scrub_names(imported: _Imported, emotes: list[str], stable_hashes: bool) -> None:
+    """Replace every chatter's login in the kept messages, now that every chatter and emote of
+    the import is known (see `cleaning.NameScrubber`); a message left as only `@user` goes.
+
+    The cleaner already replaced the names of each stream's own chatters; this catches the rest
+    (a name typed in another stream, a name written like an emote). Part files holding a name
+    are rewritten with their hashes, and the counts follow.
+    """
+    import json
+
+    from trainer.ingest.cleaning import CHANGE_USERNAME, DROP_MENTION_ONLY, MENTION, NameScrubber
+    from trainer.ingest.fileimport import text_hashes
+
+    channels = {s.channel for s in imported.streams.values()} | {r["channel"] for r in imported.reports}
+    scrubber = NameScrubber(imported.users, emotes=emotes, channels=filter(None, channels))
+    if not scrubber.names:
+        return
+    for stream in imported.streams.values():
+        for i, path in enumerate(stream.parts):
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.readlines()
+            if not any(scrubber.has_name(line) for line in lines):
+                continue
+            kept, texts = [], []
+            for line in lines:
+                record = json.loads(line)
+                if scrubber.has_name(record["text"]):
+                    record["text"] = scrubber.scrub(record["text"])
+                    if record["text"] == MENTION:
+                        _add_counts(imported.drops, {DROP_MENTION_ONLY: 1})
+                        report = imported.reports[_part_order(path)[0]]
+                        report["kept"] -= 1
+                        _add_counts(report["dropped"], {DROP_MENTION_ONLY: 1})
+                        continue
+                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+                kept.append(line)
+                texts.append(record["text"])
+            with atomic_write(path, "w", encoding="utf-8") as out:
+                out.writelines(kept)
+            stream.info.messages -= len(stream.hashes[i]) - len(kept)
+            # hashed as the import hashed them (see fileimport._write_run)
+            stream.hashes[i] = (array("q", text_hashes(texts).tobytes()) if stable_hashes
+                                else array("q", map(hash, map(str.casefold, texts))))
+    if scrubber.replaced:
+        _add_counts(imported.changes, {CHANGE_USERNAME: scrubber.replaced})
 
 
 def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
