@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from trainer.errors import StreamchatError
@@ -281,6 +282,8 @@ _READINGS = {
     "leet": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
     # ... or both: a symbol recurring between characters separates, others are letters (`+|a|r|d`)
     "spaced": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # symbols as separators, and every number read as letters too ("90 die"; a word read from
+    # numbers alone, "480" as "abo", is no match)
     "letters": (str.maketrans({**_LEET_DIGITS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
     # numbers as numbers (`1488`, `14/88`)
     "digits": (None, "abcdefghijklmnopqrstuvwxyz0123456789"),
@@ -310,49 +313,72 @@ class Skeleton(NamedTuple):
     runs: tuple[int, ...]
     starts: tuple[bool, ...]
     ends: tuple[bool, ...]
+    numbers: tuple[bool, ...] = ()  # the letter was read from a number ("480"), in the "letters" reading
 
 
 def skeleton(text: str, reading: str = "leet") -> Skeleton:
     """The skeleton of `text` in one of the `READINGS`: `unconfuse`d, digits and symbols read
     as letters or not, everything else dropped."""
+    return _skeleton(unconfuse(strip_invisible(text)).split(), reading)
+
+
+def skeletons(text: str) -> Iterator[tuple[str, Skeleton]]:
+    """(reading, skeleton) of `text` for every reading that can differ from the "leet" one."""
+    tokens = unconfuse(strip_invisible(text)).split()
+    yield "leet", _skeleton(tokens, "leet")
+    symbols = [c for c in _LEET_SYMBOLS if c in text]
+    digits = any(c.isdigit() for c in text)
+    if symbols or digits:
+        yield "letters", _skeleton(tokens, "letters")
+    if any(text.count(c) >= 2 for c in symbols):
+        yield "spaced", _skeleton(tokens, "spaced")
+    if digits:
+        yield "digits", _skeleton(tokens, "digits")
+
+
+def _skeleton(tokens: list[str], reading: str) -> Skeleton:
     table, keep = _READINGS[reading]
-    chars: list[str] = []
-    real: list[bool] = []  # a letter (or digit) as typed, not a symbol read as one
-    gap_before: list[bool] = []
-    for token in unconfuse(strip_invisible(text)).split():
+    letters: list[str] = []
+    runs: list[int] = []
+    starts: list[bool] = []
+    ends: list[bool] = []
+    numbers: list[bool] = []
+    last = ""
+    last_real = False  # the last letter kept was typed as a letter, not a symbol read as one
+    for token in tokens:
+        number = reading == "letters" and token.isdigit()
         mapped = token
-        if table is not None and (len(set(token)) == 1 or any(c.isalpha() for c in token)):
+        if table is not None and (reading == "letters" or len(set(token)) == 1 or any(c.isalpha() for c in token)):
             mapped = token.translate(table)
             if reading == "spaced":
                 mapped = _drop_separators(token, mapped)
         gap = True
         for typed, char in zip(token, mapped):
-            if char in keep:
-                chars.append(char)
-                real.append(typed.isalnum())
-                gap_before.append(gap)
-                gap = False
-            else:
+            if char not in keep:
                 gap = True
-    letters: list[str] = []
-    runs: list[int] = []
-    starts: list[bool] = []
-    ends: list[bool] = []
-    for i, char in enumerate(chars):
-        # A word may start before (end after) a run when it may before (after) any of its letters:
-        # "is spastic" collapses to one run of s, at whose start "spastic" still begins.
-        may_start = gap_before[i] or not real[i - 1]
-        may_end = i + 1 == len(chars) or gap_before[i + 1] or not real[i + 1]
-        if letters and char == letters[-1]:
-            runs[-1] += 1
-            starts[-1] = starts[-1] or may_start
-            ends[-1] = ends[-1] or may_end
-        else:
-            letters.append(char)
-            runs.append(1)
-            starts.append(may_start)
-            ends.append(may_end)
-    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends))
+                continue
+            real = typed.isalnum()
+            boundary = gap or not real  # a word may end before this letter ...
+            if letters and boundary:
+                ends[-1] = True
+            may_start = gap or not last_real  # ... and start at it
+            # A word may start before (end after) a run when it may before (after) any of its
+            # letters: "is spastic" collapses to one run of s, at whose start "spastic" begins.
+            if char == last:
+                runs[-1] += 1
+                starts[-1] = starts[-1] or may_start
+            else:
+                letters.append(char)
+                runs.append(1)
+                starts.append(may_start)
+                ends.append(False)
+                numbers.append(number)
+                last = char
+            last_real = real
+            gap = False
+    if ends:
+        ends[-1] = True
+    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends), tuple(numbers))
 
 
 class WordKey(NamedTuple):

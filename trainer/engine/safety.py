@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from trainer.errors import StreamchatError
 from trainer.text import (
-    READINGS, TWITCH_MESSAGE_CHARS, Skeleton, WordKey, fold, has_url, mentions, parse_word_list, sanitize, skeleton,
+    TWITCH_MESSAGE_CHARS, Skeleton, WordKey, fold, has_url, mentions, parse_word_list, sanitize, skeletons,
     starts_with_command, strip_invisible, word_key,
 )
 
@@ -117,14 +117,13 @@ class _Matcher:
                 self.automaton[digits] = automaton
 
     def find(self, text: str) -> str | None:
-        for reading in READINGS:
+        for reading, shape in skeletons(text):
             automaton = self.automaton.get(reading == "digits")
             if automaton is None:
                 continue
-            shape = skeleton(text, reading)
             for end, (key, found) in automaton.iter(shape.letters):
                 start = end - len(key) + 1
-                if not shape.starts[start] or not _ends_word(shape, end):
+                if not shape.starts[start] or not _ends_word(shape, end) or all(shape.numbers[start:end + 1]):
                     continue
                 for entry in found:
                     if all(have >= need for have, need in zip(shape.runs[start:end + 1], entry.key.runs)):
