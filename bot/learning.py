@@ -124,6 +124,8 @@ class LearningLoop:
         today, total = await loop.run_in_executor(None, self.counter.today_and_total, self.channel_dir(channel))
         parts = [self.model_line(), f"up {_duration(time.time() - self.started)}",
                  f"collected today {today}, total {total}"]
+        if privacy.policy_problem(self.channel_dir(channel)):
+            parts.insert(0, "privacy policy unreadable: collecting and learning nothing here (see the log)")
         if self.reloader.home is not None:
             launcher = self.launchers.get(channel)
             parts.append(describe_status(self.reloader.home, starting=bool(launcher and launcher.spawned())))
