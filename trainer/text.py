@@ -314,6 +314,10 @@ class Skeleton(NamedTuple):
     starts: tuple[bool, ...]
     ends: tuple[bool, ...]
     numbers: tuple[bool, ...] = ()  # the letter was read from a number ("480"), in the "letters" reading
+    tokens: tuple[int, ...] = ()  # which space-separated token of the text the run starts in ...
+    last_tokens: tuple[int, ...] = ()  # ... and ends in ("KEKW wetback" has one run of w)
+    lone: tuple[bool, ...] = ()  # whether its first token is one letter ("k i t t e n", "nn ii gg") ...
+    lone_last: tuple[bool, ...] = ()  # ... and its last one
 
 
 def skeleton(text: str, reading: str = "leet") -> Skeleton:
@@ -343,10 +347,15 @@ def _skeleton(tokens: list[str], reading: str) -> Skeleton:
     starts: list[bool] = []
     ends: list[bool] = []
     numbers: list[bool] = []
+    token_of: list[int] = []
+    last_token_of: list[int] = []
+    lone: list[bool] = []
+    lone_last: list[bool] = []
     last = ""
     last_real = False  # the last letter kept was typed as a letter, not a symbol read as one
-    for token in tokens:
+    for index, token in enumerate(tokens):
         number = reading == "letters" and token.isdigit()
+        single = len(set(token)) == 1
         mapped = token
         if table is not None and (reading == "letters" or len(set(token)) == 1 or any(c.isalpha() for c in token)):
             mapped = token.translate(table)
@@ -367,18 +376,25 @@ def _skeleton(tokens: list[str], reading: str) -> Skeleton:
             if char == last:
                 runs[-1] += 1
                 starts[-1] = starts[-1] or may_start
+                lone_last[-1] = single
+                last_token_of[-1] = index
             else:
                 letters.append(char)
                 runs.append(1)
                 starts.append(may_start)
                 ends.append(False)
                 numbers.append(number)
+                token_of.append(index)
+                last_token_of.append(index)
+                lone.append(single)
+                lone_last.append(single)
                 last = char
             last_real = real
             gap = False
     if ends:
         ends[-1] = True
-    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends), tuple(numbers))
+    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends), tuple(numbers),
+                    tuple(token_of), tuple(last_token_of), tuple(lone), tuple(lone_last))
 
 
 class WordKey(NamedTuple):
@@ -387,13 +403,19 @@ class WordKey(NamedTuple):
     letters: str  # the skeleton's letters
     runs: tuple[int, ...]
     digits: bool  # a number ("1488"): matched on the digits reading
+    words: tuple[int, ...] = ()  # the word of a phrase each letter belongs to
 
 
 def word_key(word: str) -> WordKey | None:
     """The key of a word or phrase to ban or block; None when it has no letter or digit."""
     digits = any(c.isdigit() for c in word) and not any(c.isalpha() for c in unconfuse(word))
     shape = skeleton(word, "digits" if digits else "letters")
-    return WordKey(shape.letters, shape.runs, digits) if shape.letters else None
+    if not shape.letters:
+        return None
+    # A word spelled out ("r e t a r d") is one word; otherwise each token is a word of a phrase.
+    spelled_out = digits or all(shape.lone)
+    words = (0,) * len(shape.letters) if spelled_out else tuple(t - shape.tokens[0] for t in shape.tokens)
+    return WordKey(shape.letters, shape.runs, digits, words)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -126,9 +126,24 @@ class _Matcher:
                 if not shape.starts[start] or not _ends_word(shape, end) or all(shape.numbers[start:end + 1]):
                     continue
                 for entry in found:
-                    if all(have >= need for have, need in zip(shape.runs[start:end + 1], entry.key.runs)):
+                    if (all(have >= need for have, need in zip(shape.runs[start:end + 1], entry.key.runs))
+                            and _fits_words(shape, start, entry.key)):
                         return entry.word
         return None
+
+
+def _fits_words(shape: Skeleton, start: int, key: WordKey) -> bool:
+    """Whether a match at `start` splits into words as the banned word does: a phrase's words
+    start where the text's do; inside a word, the text may break only between lone letters
+    ("k i t t e n"), so "a boss" is not "abo" nor "goodies" "go die"."""
+    for i in range(1, len(key.letters)):
+        at = start + i
+        if key.words and key.words[i] != key.words[i - 1]:
+            if not shape.starts[at]:
+                return False
+        elif shape.tokens[at] != shape.last_tokens[at - 1] and not (shape.lone[at] and shape.lone_last[at - 1]):
+            return False
+    return True
 
 
 def _ends_word(shape: Skeleton, end: int) -> bool:
