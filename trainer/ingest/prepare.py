@@ -161,6 +161,7 @@ def prepare(
     valid = [Path(p) for p in valid or ()]
     files, problems = _files_to_import(inputs, valid, out_dir)
     tmp = _workspace(out_dir)
+    files = _apply_policies(files, tmp)
     workers = auto_workers(files) if workers is None else max(1, workers)
     settings = CleanerSettings(tuple(b for b in bot_names if b and b.strip()), bot_name,
                                tuple(w for w in blocked_words if w and w.strip()))
@@ -212,6 +213,36 @@ def _files_to_import(inputs: list[Path], valid: list[Path], out_dir: Path) -> tu
             + ". Give chat log files or folders (e.g. data/sample/ or data/raw/)."
         )
     return files, problems
+
+
+def _apply_policies(files: list[tuple[Path, Path]], tmp: Path) -> list[tuple[Path, Path]]:
+    """The files, with the bot's collected ones (a folder holding a privacy policy) replaced by
+    copies in `tmp` of only the records their channel's policy lets a model learn: opt-outs,
+    forgotten users, deletions, ban clears and blocked words hold however the collected chat is
+    imported (`prepare <collect folder>`, `retrain --also`), and an unreadable policy lets
+    nothing through."""
+    from trainer.corpus.privacy import POLICY_FILE, PolicyStore
+    from trainer.corpus.records import read_records, write_records
+    from trainer.ingest.cleaning import blocked_word_pattern
+
+    out = []
+    policies: dict[Path, object] = {}
+    for index, (path, root) in enumerate(files):
+        folder = path.parent
+        if not (folder / POLICY_FILE).exists():
+            out.append((path, root))
+            continue
+        if folder not in policies:
+            policies[folder] = PolicyStore(folder).load()
+            if policies[folder].problem:
+                logger.warning("%s: learning nothing from this folder: %s", folder, policies[folder].problem)
+        policy = policies[folder]
+        blocked = blocked_word_pattern(policy.blocked_words)
+        copy = tmp / "policy" / str(index) / folder.name / path.name
+        write_records(copy, [r for r in read_records(path) if policy.may_learn(r)
+                             and (blocked is None or not blocked.search(r.text))])
+        out.append((copy, copy.parent if root == folder else root))
+    return out
 
 
 def _workspace(out_dir: Path) -> Path:
