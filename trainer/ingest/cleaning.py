@@ -22,7 +22,7 @@ cheap test (`in`, `isprintable`, `startswith`) before any regular expression run
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 
 from trainer.ingest.formats.reading import Message
@@ -412,3 +412,43 @@ class MessageCleaner:
             # "@@user" when the name already had an @ is impossible (mentions are replaced first),
             # but "@user @user" from "@a b" is fine.
         return out
+
+
+class BotLikeAccounts:
+    """Finds accounts that post like bots: many near-identical templated lines with numbers
+    ("- Name just re-subscribed for 10 months!", "Name won 827 points ..."). A line's template
+    is its lower-case words; names, numbers and emotes vary and are left out. `prepare` names
+    them in its summary, with the `--bots` line that drops them."""
+
+    MIN_REPEATS = 10  # a template is one used this many times ...
+    MIN_LINES = 50  # ... an account posts this many lines of its templates ...
+    MIN_SHARE = 0.5  # ... and they are this share of all its messages
+
+    def __init__(self):
+        self.messages: Counter[str] = Counter()
+        self.templates: Counter[tuple[str, str]] = Counter()
+
+    def add_many(self, messages) -> None:
+        self.messages.update(m.user.lower() for m in messages if m.user)
+        for m in messages:
+            if m.user and any(c.isdigit() for c in m.text):
+                template = " ".join(w for w in m.text.split() if w.isalpha() and w.islower())
+                if template.count(" ") >= 1:
+                    self.templates[m.user.lower(), template] += 1
+
+    def merge(self, other: BotLikeAccounts) -> None:
+        self.messages.update(other.messages)
+        self.templates.update(other.templates)
+
+    def found(self, known: Iterable[str] = ()) -> list[tuple[str, int, int]]:
+        """(account, templated lines, messages) of every bot-like account not in `known`, most first."""
+        known = {k.lower() for k in known}
+        best: dict[str, int] = {}  # lines of the account's templates used 10 times or more
+        for (user, _), count in self.templates.items():
+            if count >= self.MIN_REPEATS:
+                best[user] = best.get(user, 0) + count
+        return sorted(
+            ((user, count, self.messages[user]) for user, count in best.items()
+             if user not in known and count >= self.MIN_LINES and count >= self.MIN_SHARE * self.messages[user]),
+            key=lambda found: -found[1],
+        )

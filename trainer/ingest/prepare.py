@@ -180,6 +180,12 @@ def prepare(
         emotes={"total": len(emotes), "marked": len(imported.emotes.marked), "statistical": len(statistical)},
         workers=workers, elapsed=time.perf_counter() - started,
     )
+    from trainer.ingest.cleaning import DEFAULT_BOTS
+
+    stats["bot_like_accounts"] = [
+        {"account": user, "templated_lines": count, "messages": total}
+        for user, count, total in imported.bots.found([*DEFAULT_BOTS, *bot_names, *([bot_name] if bot_name else [])])
+    ]
     write_json_atomic(out_dir / STATS_FILE, stats)
     if stats["totals"]["kept"] == 0:
         raise StreamchatError(
@@ -267,17 +273,19 @@ class _Imported:
     changes: dict[str, int]
     emotes: object  # emotes.EmoteStats
     users: set = field(default_factory=set)  # every chatter of every file
+    bots: object = None  # cleaning.BotLikeAccounts
 
 
 def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
     """Run every file's import (side by side with workers), merging the results as they come."""
     from tqdm import tqdm
 
+    from trainer.ingest.cleaning import BotLikeAccounts
     from trainer.ingest.emotes import EmoteStats
     from trainer.ingest.fileimport import run_tasks
     from trainer.ingest.split import StreamInfo
 
-    imported = _Imported([], {}, {}, {}, EmoteStats())
+    imported = _Imported([], {}, {}, {}, EmoteStats(), bots=BotLikeAccounts())
     index_of = {str(task.path): task.index for task in tasks}
     total_bytes = sum(task.path.stat().st_size for task in tasks)
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
@@ -288,6 +296,7 @@ def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
             _add_counts(imported.drops, result.drops)
             _add_counts(imported.changes, result.changes)
             imported.users |= result.users
+            imported.bots.merge(result.bots)
             if result.emotes is not None:  # counted in a worker process
                 imported.emotes.merge(result.emotes)
             for part in result.parts:
@@ -479,6 +488,11 @@ def summary(stats: dict) -> str:
                      f"{t['unparsed_lines']:,} of an unknown shape")
     lines.append(f"emotes: {stats['emotes']['total']:,} ({stats['emotes']['marked']:,} marked in the logs, "
                  f"{stats['emotes']['statistical']:,} found statistically)")
+    bots = stats.get("bot_like_accounts") or []
+    if bots:
+        lines.append("accounts that look like bots (many near-identical templated lines): " + ", ".join(
+            f"{b['account']} ({b['templated_lines']:,} of {b['messages']:,})" for b in bots))
+        lines.append(f"  to drop their messages, prepare again with --bots {','.join(b['account'] for b in bots)}")
     for problem in stats["input_problems"]:
         lines.append(f"problem: {problem}")
     for report in stats["files"]:
