@@ -270,6 +270,12 @@ class PrivacyControls:
         if self.loop.collector is not None:
             self.loop.collector.reload_policy(channel)
 
+    def purge_copies(self) -> None:
+        """After a purge: a stopped retrain's copies of collected chat go too."""
+        home = self.loop.reloader.home
+        if home is not None and home.purge_stale_work():
+            logger.info("removed a stopped retrain's work folder %s after a purge", home.work_dir)
+
     # -- words
 
     async def block(self, channel: str, word: str) -> str:
@@ -316,6 +322,7 @@ class PrivacyControls:
         removed = await asyncio.to_thread(privacy.forget, self.loop.channel_dir(channel), user,
                                           file_guard=self._file_guard(channel))
         self.policy_changed(channel)
+        await asyncio.to_thread(self.purge_copies)
         logger.info("%s: forgot a user (%d more record(s) purged)", channel, removed)
         return "forgotten: their collected messages are purged, and none will be collected again"
 
@@ -327,6 +334,7 @@ class PrivacyControls:
             removed += await asyncio.to_thread(privacy.opt_out, self.loop.channel_dir(channel), user,
                                                file_guard=self._file_guard(channel))
             self.policy_changed(channel)
+        await asyncio.to_thread(self.purge_copies)
         return f"ok, I won't learn from your messages ({removed} removed)"
 
     async def opt_in(self, user_id: str) -> str:

@@ -119,3 +119,16 @@ def test_pointer_file_where_symlinks_are_refused(tmp_path, monkeypatch):
     assert resolve_model(home.path) == home.version_dir(second)
     home.rollback()
     assert resolve_model(home.path) == home.version_dir(first)
+
+
+def test_a_stopped_retrains_copies_of_collected_chat_are_purged(tmp_path):
+    home = ModelHome(tmp_path / "home")
+    leftover = home.work_dir / "20261128T100000Z" / "data" / "train.jsonl"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text('{"text": "an opted-out viewer\'s words"}\n', encoding="utf-8")
+    lock = home.lock()
+    lock.acquire()  # a running retrain owns its work folder
+    assert home.purge_stale_work() is False and leftover.exists()
+    lock.release()
+    assert home.purge_stale_work() is True and not home.work_dir.exists()
+    assert home.purge_stale_work() is False
