@@ -179,12 +179,13 @@ class ChannelBrain:
         if self.collector is not None:
             self.collector.forget_message(self.channel, message_id)
 
-    def forget_user(self, user_id: str) -> None:
-        """A moderator cleared a user's messages (ban or timeout); callable from any thread."""
+    def forget_user(self, user_id: str, when: str | None = None) -> None:
+        """A moderator cleared a user's messages (ban or timeout) at `when` (Twitch's time, ISO
+        8601 UTC; None: now); callable from any thread."""
         with self._recent_lock:
             self.recent = deque((m for m in self.recent if m.user_id != user_id), maxlen=self.recent.maxlen)
         if self.collector is not None:
-            self.collector.forget_user(self.channel, user_id)
+            self.collector.forget_user(self.channel, user_id, when)
 
     def apply_settings(self, settings: ChannelSettings) -> None:
         """A moderator changed the channel's settings: in force from now on."""

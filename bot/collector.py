@@ -135,9 +135,10 @@ class Collector:
         self.reload_policy(channel)
         return removed
 
-    def forget_user(self, channel: str, user_id: str) -> int:
-        """A moderator cleared a user's messages (ban, timeout): drop everything they sent until now."""
-        removed = privacy.clear_user(self.channel_dir(channel), self.user_hash(user_id),
+    def forget_user(self, channel: str, user_id: str, when: str | None = None) -> int:
+        """A moderator cleared a user's messages (ban, timeout) at `when` (Twitch's time; None:
+        now): drop everything they sent until then."""
+        removed = privacy.clear_user(self.channel_dir(channel), self.user_hash(user_id), when=when,
                                      file_guard=self.file_guard(channel))
         self.reload_policy(channel)
         return removed

@@ -124,6 +124,8 @@ class LearningLoop:
         today, total = await loop.run_in_executor(None, self.counter.today_and_total, self.channel_dir(channel))
         parts = [self.model_line(), f"up {_duration(time.time() - self.started)}",
                  f"collected today {today}, total {total}"]
+        if privacy.policy_problem(self.channel_dir(channel)):
+            parts.insert(0, "privacy policy unreadable: collecting and learning nothing here (see the log)")
         if self.reloader.home is not None:
             launcher = self.launchers.get(channel)
             parts.append(describe_status(self.reloader.home, starting=bool(launcher and launcher.spawned())))
@@ -268,6 +270,12 @@ class PrivacyControls:
         if self.loop.collector is not None:
             self.loop.collector.reload_policy(channel)
 
+    def purge_copies(self) -> None:
+        """After a purge: a stopped retrain's copies of collected chat go too."""
+        home = self.loop.reloader.home
+        if home is not None and home.purge_stale_work():
+            logger.info("removed a stopped retrain's work folder %s after a purge", home.work_dir)
+
     # -- words
 
     async def block(self, channel: str, word: str) -> str:
@@ -284,16 +292,21 @@ class PrivacyControls:
         return await asyncio.to_thread(self._unblock, channel, word)
 
     def _unblock(self, channel: str, word: str) -> str:
+        filters = self.loop.generator.filters
         removed = privacy.unblock_word(self.loop.channel_dir(channel), word)
+        shipped = filters.is_shipped(word)
         if not removed:
-            return "that word was not blocked here"
+            return "that word is on the shipped list: it stays banned" if shipped else "that word was not blocked here"
         still_blocked = any(
-            word.casefold() in (w.casefold() for w in privacy.PolicyStore(self.loop.channel_dir(c)).load().blocked_words)
+            privacy.same_word(word, other)
             for c in self.loop.brains if c != channel
+            for other in privacy.PolicyStore(self.loop.channel_dir(c)).load().blocked_words
         )
-        if not still_blocked and _normalize(word) not in _default_banned():
-            self.loop.generator.filters.remove_banned_word(word)
+        if not still_blocked:
+            filters.remove_banned_word(word)  # never a word of the shipped list
         self.policy_changed(channel)
+        if shipped:
+            return "unblocked for learning here; it is on the shipped list, so the bot still never says it"
         return "unblocked"
 
     # -- people
@@ -309,6 +322,7 @@ class PrivacyControls:
         removed = await asyncio.to_thread(privacy.forget, self.loop.channel_dir(channel), user,
                                           file_guard=self._file_guard(channel))
         self.policy_changed(channel)
+        await asyncio.to_thread(self.purge_copies)
         logger.info("%s: forgot a user (%d more record(s) purged)", channel, removed)
         return "forgotten: their collected messages are purged, and none will be collected again"
 
@@ -320,6 +334,7 @@ class PrivacyControls:
             removed += await asyncio.to_thread(privacy.opt_out, self.loop.channel_dir(channel), user,
                                                file_guard=self._file_guard(channel))
             self.policy_changed(channel)
+        await asyncio.to_thread(self.purge_copies)
         return f"ok, I won't learn from your messages ({removed} removed)"
 
     async def opt_in(self, user_id: str) -> str:
@@ -328,19 +343,3 @@ class PrivacyControls:
             privacy.opt_in(self.loop.channel_dir(channel), user)
             self.policy_changed(channel)
         return "ok, I may learn from your messages again"
-
-
-def _normalize(word: str) -> str:
-    return " ".join(word.casefold().split())
-
-
-_DEFAULT_BANNED: frozenset[str] | None = None
-
-
-def _default_banned() -> frozenset[str]:
-    global _DEFAULT_BANNED
-    if _DEFAULT_BANNED is None:
-        from trainer.engine.safety import default_banned_words
-
-        _DEFAULT_BANNED = frozenset(_normalize(w) for w in default_banned_words())
-    return _DEFAULT_BANNED

@@ -112,7 +112,10 @@ class ChatComponent(commands.Component):
     async def event_chat_clear_user(self, payload) -> None:
         brain = self.bot.brain_for(payload.broadcaster.id)
         if brain is not None:
-            await asyncio.to_thread(brain.forget_user, str(payload.user.id))
+            # Twitch's time of the clear, not ours: the messages it clears carry Twitch's timestamps.
+            when = payload.timestamp
+            await asyncio.to_thread(brain.forget_user, str(payload.user.id),
+                                    when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None)
 
 
 class StreamchatBot(commands.Bot):

@@ -43,8 +43,9 @@ CLIENT_ID = "fakeclientid0123456789"
 CLIENT_SECRET = "fakeclientsecret0123456789"
 
 
-def _now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+def _now_iso(offset: float = 0.0) -> str:
+    now = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=offset)
+    return now.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -97,6 +98,7 @@ class FakeTwitch:
         self.client_secret = CLIENT_SECRET
         self.keepalive_interval = keepalive_interval
         self.keepalive_timeout = keepalive_timeout
+        self.clock_offset = 0.0  # seconds Twitch's clock (notification timestamps) runs ahead of ours
         self.users: dict[str, dict] = {}
         self.tokens: dict[str, TokenInfo] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh -> user id
@@ -581,9 +583,9 @@ class FakeTwitch:
             "recovery_url": None,
         }
 
-    @staticmethod
-    def _frame(message_type: str, payload: dict, *, subscription: dict | None = None) -> str:
-        metadata = {"message_id": str(uuid.uuid4()), "message_type": message_type, "message_timestamp": _now_iso()}
+    def _frame(self, message_type: str, payload: dict, *, subscription: dict | None = None) -> str:
+        metadata = {"message_id": str(uuid.uuid4()), "message_type": message_type,
+                    "message_timestamp": _now_iso(self.clock_offset)}
         if subscription is not None:
             metadata["subscription_type"] = subscription["type"]
             metadata["subscription_version"] = subscription["version"]

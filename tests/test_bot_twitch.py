@@ -97,6 +97,22 @@ def test_chat_replies_collects_and_honours_deletions(tmp_path, generator):
     asyncio.run(scenario())
 
 
+def test_a_clear_uses_twitchs_time_when_its_clock_runs_ahead(tmp_path, generator):
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            fake.clock_offset = 3.0  # Twitch's timestamps 3 s ahead of this machine
+            env = bot_environment(fake, tmp_path)
+            async with RunningBot(env, generator) as bot:
+                for i in range(5):
+                    await fake.chat("streamer", "viewer1", f"message number {i} here")
+                await fake.wait_until(lambda: len(collected(tmp_path)) == 5, 10, "collected")
+                await fake.clear_user("streamer", "viewer1")
+                await fake.wait_until(lambda: len(collected(tmp_path)) == 0, 10, "all five purged")
+                await wait_idle(bot, fake)
+
+    asyncio.run(scenario())
+
+
 def test_two_channels_keep_their_own_context_settings_and_files(tmp_path, generator):
     async def scenario():
         async with FakeTwitch(keepalive_interval=1) as fake:

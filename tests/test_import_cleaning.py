@@ -93,11 +93,11 @@ def test_mentions_never_keep_a_name():
 
 def test_usernames_of_the_stream_replaced_as_words():
     cleaner = MessageCleaner()
-    cleaner.add_names(["lacari", "smgski3", "hands", "VulpesHD", "peepoweird"])
+    cleaner.add_names(["lacari", "smgski3", "hand", "VulpesHD", "peepoweird"])
     assert run(cleaner, "x", "lacari is here") == f"{MENTION} is here"
     assert run(cleaner, "x", "smgski3, isnt it brutal") == f"{MENTION}, isnt it brutal"
-    # short all-letter logins are ordinary words far more often
-    assert run(cleaner, "x", "hands up") == "hands up"
+    # four-letter all-letter logins are ordinary words far more often
+    assert run(cleaner, "x", "hand up") == "hand up"
     assert run(cleaner, "x", "vulpeshd lol") == f"{MENTION} lol"
     # camel-case words are emotes, not typed names
     assert run(cleaner, "x", "peepoWeird") == "peepoWeird"
@@ -153,3 +153,28 @@ def test_every_drop_and_change_is_counted():
     results = [run(cleaner, "viewer", t) for t in texts]
     dropped = sum(1 for r in results if r is None)
     assert sum(cleaner.drops.values()) == dropped
+
+
+@pytest.mark.parametrize("text", [
+    "- ItsCydo just re-subscribed for 10 months! fl0mPog",
+    "An anonymous user gifted a Tier 1 sub to @user!",
+    "An anonymous user gifted a Tier 1 sub to SomeViewer!",
+    "Someone won 827 points in roulette and now has 1654 points!",
+    "Someone lost 1,000 points in roulette and now has 0 points! LUL",
+    "Viewer99 resubscribed for 3 months!",
+])
+def test_notices_dropped_whoever_posts_them(text):
+    cleaner = MessageCleaner()
+    assert cleaner.clean("some_sub_bot", text) is None
+    assert cleaner.drops == {cleaning.DROP_NOTICE: 1}
+    assert clean_message(text) is None
+
+
+def test_watch_streak_keeps_only_the_viewers_message():
+    cleaner = MessageCleaner()
+    share = "SomeViewer watched 45 consecutive streams and sparked a watch streak! "
+    assert cleaner.clean("someviewer", share + "love this stream KEKW") == "love this stream KEKW"
+    assert cleaner.clean("someviewer", share.strip()) is None
+    assert clean_message(share + "hi chat") == "hi chat"
+    for text in ["i won 5 games in a row", "we lost 2 rounds in overtime", "my watch streak is long"]:
+        assert clean_message(text) == text

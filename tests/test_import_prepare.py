@@ -268,3 +268,47 @@ def test_a_prepared_corpus_reads_back_with_clear_errors(sample_corpus, tmp_path)
     assert corpus.valid == [] and corpus.stats == {} and corpus.emotes == []
     with pytest.raises(StreamchatError, match=r"not a prepared corpus \(no valid.jsonl\)"):
         load_prepared(partial, need_valid=True)
+
+
+@pytest.mark.shared_data
+def test_no_chatters_login_is_learned_from_any_shared_set(shared_data, tmp_path):
+    """Every set of ../shared/data: no training message holds the login (5+ characters, any case,
+    with or without @) of any chatter of the same logs, emotes and the channel's name excepted."""
+    import re
+
+    from trainer.ingest.formats import open_log
+    from trainer.ingest.prepare import find_log_files
+
+    word = re.compile(r"(?<![\w])@?[A-Za-z0-9_]{5,25}(?![\w])")
+    checked = 0
+    for folder in sorted(p for p in shared_data.iterdir() if p.is_dir()):
+        logins, channels = set(), set()
+        for path, _ in find_log_files([folder])[0]:
+            source = open_log(path, None)
+            for message in source.messages:
+                logins.add((message.user or "").lower())
+                channels.add((message.channel or "").lower())
+            channels.add((source.info.channel or "").lower())
+        out = tmp_path / folder.name
+        prepare([folder], out, progress=False)
+        emotes = set((out / "emotes.txt").read_text(encoding="utf-8").split())
+        for record in read_records(out / "train.jsonl"):
+            checked += 1
+            for match in word.finditer(record.text):
+                name = match.group().lstrip("@")
+                assert not (name.lower() in logins and name not in emotes and name.lower() not in channels), \
+                    (folder.name, record.text)
+    assert checked > 500_000
+
+
+def test_prepare_names_accounts_that_look_like_bots(tmp_path):
+    lines = [f"[0:{i // 60:02d}:{i % 60:02d}] <viewer{i % 7}> chat line number {i} here lol" for i in range(300)]
+    lines += [f"[1:{i // 60:02d}:{i % 60:02d}] <SubHelper> - Fan{i} just re-subscribed for {i} months! PogU"
+              for i in range(80)]
+    lines += [f"[2:{i // 60:02d}:{i % 60:02d}] <SubHelper> Thanks for the {i} bits Fan{i}!" for i in range(40)]
+    (tmp_path / "123456789.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stats = prepare([tmp_path / "123456789.txt"], tmp_path / "out", progress=False)
+    assert stats["bot_like_accounts"] == [{"account": "subhelper", "templated_lines": 120, "messages": 120}]
+    assert "--bots subhelper" in summary(stats)
+    stats = prepare([tmp_path / "123456789.txt"], tmp_path / "out", progress=False, bot_names=["subhelper"])
+    assert stats["bot_like_accounts"] == [] and "look like bots" not in summary(stats)

@@ -309,3 +309,24 @@ def test_collect_retrain_promote_and_reply_from_the_new_version(tmp_path, tiny_c
                 assert "promoted" in log
 
     asyncio.run(scenario())
+
+
+def test_disguised_words_and_links_in_a_prompt_are_never_echoed(tmp_path, tiny_checkpoint):
+    """Through the real bot: a blocked word in small capitals and a link of a newer top-level
+    domain are not echoed back; the shipped list cannot be lifted from chat, however spelled."""
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = bot_environment(fake, tmp_path, model=str(tiny_checkpoint), **FAST)
+            async with LoopBot(env) as bot:
+                assert await ask(fake, bot, "mod", "!chatblock kitten", MOD) == "blocked: never said, never learned"
+                for prompt in ("my ᴋɪᴛᴛᴇɴ is", "my k|i|t|t|e|n is", "claim at drops.best now", "see a.рф ok"):
+                    await ask(fake, bot, "viewer", f"!chat {prompt}", wait=3)
+                posted = [s.text for s in fake.accepted()]
+                assert not any(bot.loop.generator.filters.content_reason(text) for text in posted), posted
+                filters = bot.loop.generator.filters
+                # Another spelling of a shipped word cannot lift it either (the reply says so).
+                reply = await ask(fake, bot, "mod", "!chatunblock rétard", MOD)
+                assert reply == "that word is on the shipped list: it stays banned", reply
+                assert filters.banned_word_in("what a retard") is not None
+
+    asyncio.run(scenario())

@@ -156,3 +156,16 @@ def test_two_processes_never_hold_the_retrain_lock_together(tmp_path):
         assert held, "nobody took the free lock"
         overlaps += any(later[0] < earlier[1] for earlier, later in zip(held, held[1:]))
     assert overlaps == 0
+
+
+def test_a_stopped_retrains_copies_of_collected_chat_are_purged(tmp_path):
+    home = ModelHome(tmp_path / "home")
+    leftover = home.work_dir / "20261128T100000Z" / "data" / "train.jsonl"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text('{"text": "an opted-out viewer\'s words"}\n', encoding="utf-8")
+    lock = home.lock()
+    lock.acquire()  # a running retrain owns its work folder
+    assert home.purge_stale_work() is False and leftover.exists()
+    lock.release()
+    assert home.purge_stale_work() is True and not home.work_dir.exists()
+    assert home.purge_stale_work() is False

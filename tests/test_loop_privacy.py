@@ -69,3 +69,30 @@ def test_block_words_persist(tmp_path):
     assert json.loads((chan / ".policy.json").read_text())["blocked_words"] == ["Badword"]
     assert privacy.unblock_word(chan, "BADWORD")
     assert privacy.PolicyStore(chan).load().blocked_words == []
+
+
+def test_an_unreadable_policy_fails_closed_and_is_never_overwritten(tmp_path, caplog):
+    chan = tmp_path / "chan"
+    collect(chan, "2026-11-28", [("m1", "uA", "10:00:00", "hello"), ("m2", "uB", "10:00:01", "there")])
+    damaged = '{"opt_in_only": true, "allowed": ["uA"], "opted_out": ["uB"'  # cut off mid-write
+    (chan / privacy.POLICY_FILE).write_text(damaged, encoding="utf-8")
+    policy = privacy.PolicyStore(chan).load()
+    assert policy.problem and not policy.may_collect("uA") and not policy.may_collect(None)
+    assert list(privacy.learnable_records(chan)) == []  # learn nothing
+    assert privacy.policy_problem(chan)
+    privacy.PolicyStore(chan).load()
+    assert sum("unreadable" in r.getMessage() for r in caplog.records) == 1  # said once
+
+    # A moderator action that must write moves the damaged file aside instead of overwriting it.
+    privacy.opt_out(chan, "uC")
+    aside = [p for p in chan.iterdir() if p.name.startswith(privacy.POLICY_FILE + ".unreadable-")]
+    assert len(aside) == 1 and aside[0].read_text(encoding="utf-8") == damaged
+    assert any("moved the unreadable" in r.getMessage() for r in caplog.records)
+    policy = privacy.PolicyStore(chan).load()
+    assert policy.problem and "uC" in policy.opted_out
+    assert not policy.may_collect("uA") and list(privacy.learnable_records(chan)) == []  # still closed
+
+    # Restored by a person: collection and learning follow the restored policy again.
+    aside[0].write_text('{"opt_in_only": true, "allowed": ["uA"], "opted_out": ["uB"]}', encoding="utf-8")
+    aside[0].replace(chan / privacy.POLICY_FILE)
+    assert [r.text for r in privacy.learnable_records(chan)] == ["hello"]

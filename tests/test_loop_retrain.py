@@ -80,12 +80,17 @@ def corpus_texts(data_dir: Path) -> list[str]:
     return [r.text for name in ("train.jsonl", "valid.jsonl") for r in read_records(data_dir / name)]
 
 
-def test_privacy_is_honoured_by_the_corpus(collected, tmp_path):
+def purge_every_marker(collected: Path) -> None:
+    """Each privacy action once, on the message of its marker."""
     privacy.delete_message(collected, "secret-deleted")
     privacy.clear_user(collected, "cleared-user")
     privacy.opt_out(collected, "opted_out-user")
     privacy.forget(collected, "forgotten-user")
     privacy.block_word(collected, MARKERS["blocked"])
+
+
+def test_privacy_is_honoured_by_the_corpus(collected, tmp_path):
+    purge_every_marker(collected)
     # A message that slipped in after the purge (a race with the collector) is still left out.
     late = ChatRecord(text=f"{MARKERS['forgotten']} again", channel="somechannel",
                       stream="somechannel/2026-11-28", ts="2026-11-28T09:00:00Z", id="late", user="forgotten-user")
@@ -224,3 +229,20 @@ def test_command_line_errors_are_clear_and_create_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "trainer", "rollback", "--home", str(home)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "not a model home" in result.stderr
+
+
+def test_privacy_holds_when_the_collect_folder_is_prepared_or_added_with_also(collected, tmp_path):
+    from trainer.ingest.prepare import prepare
+
+    purge_every_marker(collected)
+    prepare([collected], tmp_path / "prepared", progress=False)
+    build_corpus(None, [collected], tmp_path / "work", progress=False)
+    for data in (tmp_path / "prepared", tmp_path / "work" / "data"):
+        joined = "\n".join(corpus_texts(data))
+        assert len(joined) > 1000
+        for marker in MARKERS.values():
+            assert marker not in joined, (data, marker)
+    # An unreadable policy: nothing of the folder is learned.
+    (collected / privacy.POLICY_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(StreamchatError, match="no message survived"):
+        prepare([collected], tmp_path / "closed", progress=False)

@@ -4,6 +4,7 @@
 - invisible characters: `strip_invisible`, `sanitize`;
 - commands: what Twitch or another bot would run as a command (`starts_with_command`,
   `strip_command_prefix`), and which logged lines were commands rather than chat;
+- look-alike letters and l33t: `unconfuse` and `skeleton`, the one normalisation the filter matches on;
 - links and @mentions: what the filter refuses to post (`has_url`, `mentions`) and what the
   import cuts out of the text a model learns from (`LINK_PATTERN`, `MENTION_PATTERN`);
 - word lists: `read_word_list`.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from trainer.errors import StreamchatError
 
@@ -131,16 +134,8 @@ def strip_command_prefix(text: str) -> str:
 # Links and mentions
 
 # Top-level domains that links in chat use: a `word.tld` with one of these is cut out of the
-# text the model learns from (`LINK_PATTERN`).
+# text the model learns from (`LINK_PATTERN`). The filter refuses every public suffix (`has_url`).
 COMMON_TLDS = frozenset("com net org tv gg io ly be me co app link gl xyz to tk ru de uk".split())
-# The filter refuses more: every two-letter country code, these (spam and shorteners use
-# them), and internationalised `xn--` domains.
-FILTER_TLDS = COMMON_TLDS | frozenset(
-    """info biz edu gov mil int top site online store shop club live stream click fun pro dev page
-    blog art bet win vip casino porn sex xxx adult cam chat social tech media news world life today
-    email space website host cloud digital network team zone onion gift gifts free money cash
-    crypto nft games game""".split()
-)
 
 # What the import removes: a scheme or www. link to the next space, or a domain of a common TLD.
 LINK_PATTERN = re.compile(
@@ -155,10 +150,10 @@ MENTION_PATTERN = re.compile(r"@(\w+)")
 _SCHEME = re.compile(r"\b(?:[a-z][a-z0-9+.\-]{1,15}://|(?:https?|ftp|file|mailto|javascript):\S|data:[a-z]+/)")
 _WWW = re.compile(r"\bwww\d{0,3}\s*\.")
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-# label.label.tld with no spaces: captures the last label (the would-be top-level domain).
-_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)*\.([a-z]{2,24}|xn--[a-z0-9-]+)(?![\w])")
+# label.label.tld with no spaces (the labels in any script, `.рф` included).
+_DOMAIN = re.compile(r"(?<![\w.@])[\w-]+(?:\.[\w-]+)+(?![\w])")
 # "example dot com", "example (.) com", "example [dot] com"
-_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([a-z]{2,24})\b")
+_SPELLED_DOT = re.compile(r"\b[\w-]+\s*(?:[(\[{]\s*(?:dot|\.)\s*[)\]}]|\s+dot\s+)\s*([^\W\d_]{2,24})\b")
 # "example . com", "example. com": spaced dots are common in plain chat ("ok . so", "gg. me
 # too"), so only the top-level domains that rarely start a sentence count here.
 _SPACED_DOT = re.compile(r"\b[\w-]+(?:\s+\.\s*|\.\s+)(com|net|org|xyz|ru|io|tk|info|biz|onion)\b")
@@ -171,27 +166,256 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().replace("\u3002", ".")
 
 
-def _filter_tld(tld: str) -> bool:
-    return len(tld) == 2 or tld in FILTER_TLDS
+_SUFFIXES = None
 
 
-def has_url(text: str) -> bool:
-    """Whether `text` holds anything link-like: a scheme, `www.`, an IP address, a domain, `x dot com`."""
-    folded = fold(text)
+def _public_suffix(name: str) -> str:
+    """The public suffix that ends `name` (`com`, `co.uk`, `best`, `рф`), or "" when none does.
+
+    The public suffix list is tldextract's bundled snapshot: the extractor is built never to
+    fetch a newer one, so checking a message never touches the network.
+    """
+    global _SUFFIXES
+    if _SUFFIXES is None:
+        import tldextract
+
+        _SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    return _SUFFIXES(name).suffix
+
+
+def _is_tld(label: str) -> bool:
+    """Whether `label` alone is a top-level domain of the public suffix list (`com`, `best`, `xn--p1ai`)."""
+    return bool(label) and _public_suffix("x." + label) == label
+
+
+def _link_in(folded: str) -> bool:
     if _SCHEME.search(folded) or _WWW.search(folded) or _IP.search(folded):
         return True
     for match in _DOMAIN.finditer(folded):
-        tld = match.group(1)
-        if _filter_tld(tld) or tld.startswith("xn--"):
+        labels = match.group().split(".")
+        if labels[-2] and _is_tld(labels[-1]):
             return True
-    if any(_filter_tld(match.group(1)) for match in _SPELLED_DOT.finditer(folded)):
+    if any(_is_tld(match.group(1)) for match in _SPELLED_DOT.finditer(folded)):
         return True
     return _SPACED_DOT.search(folded) is not None
+
+
+def has_url(text: str) -> bool:
+    """Whether `text` holds anything link-like: a scheme, `www.`, an IP address, a domain of any
+    public suffix (`drops.best`, `a.рф`), `x dot com`; look-alike letters read as what they imitate."""
+    folded = fold(text)
+    if _link_in(folded):
+        return True
+    plain = unconfuse(text).replace("\u3002", ".")
+    return plain != folded and _link_in(plain)
 
 
 def mentions(text: str) -> list[str]:
     """The names @mentioned in `text` (case-folded), "@ name" included."""
     return [m.group(1) for m in _ANY_MENTION.finditer(fold(text))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching: one normalisation for every check that must see through disguises
+#
+# `unconfuse` writes look-alike letters as the ASCII letter they imitate (Cyrillic `р`, Greek
+# `ο`, small capitals `ᴋɪᴛᴛᴇɴ`, enclosed `🅺`); `skeleton` then reads l33t (`k1tt3n`) and drops
+# every other character (separators, emoji), keeping where words began and ended. Banned words
+# are matched on skeletons, so a ban holds however a word is spelled out.
+
+# Scripts whose letters are words of their own, not disguised Latin ones: kept as they are.
+_OWN_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "YI ", "THAI", "ARABIC", "HEBREW", "DEVANAGARI")
+_ASCII_OF: dict[str, str] = {}
+
+
+def _ascii_letter(char: str) -> str:
+    """The ASCII letter or digit `char` looks like or is written as (lowercase), else `char`.
+
+    Looked up on the character as typed, then on its NFKC form and its lowercase (normalising
+    first would turn Greek `ϲ`, which looks like `c`, into `ς`)."""
+    from anyascii import anyascii
+    from confusable_homoglyphs.confusables import confusables_data
+
+    name = unicodedata.name(char, "")
+    if name.startswith(_OWN_SCRIPTS):
+        return char
+    normal = unicodedata.normalize("NFKC", char)
+    # An upper-case letter by its lower case first: Cyrillic `І` looks like `l` as much as `I`.
+    lower = char.lower() if char.isupper() and len(char.lower()) == 1 else char
+    for form in dict.fromkeys((lower, char, normal, normal.casefold())):
+        if len(form) == 1 and form.isascii():
+            return form.lower() if form.isalnum() else char
+        for glyph in confusables_data.get(form, ()):
+            if len(glyph["c"]) == 1 and glyph["c"].isascii() and glyph["c"].isalnum():
+                return glyph["c"].lower()
+    if unicodedata.category(char)[0] in "LN" or "LATIN" in name:
+        written = anyascii(char).lower()
+        if written.isascii() and written.isalnum():
+            return written
+    return char
+
+
+def unconfuse(text: str) -> str:
+    """`fold(text)` with every look-alike letter written as the ASCII letter it imitates."""
+    if text.isascii():
+        return fold(text)
+    out = []
+    for char in text:
+        if char < "\x80":
+            out.append(char)
+            continue
+        written = _ASCII_OF.get(char)
+        if written is None:
+            written = _ASCII_OF[char] = _ascii_letter(char)
+        out.append(written)
+    return fold("".join(out))
+
+
+# What each digit and symbol stands for in l33t (and `l` for `I`: `sIut`, `kiII`). Inside a word
+# with a letter, or one character repeated alone ("k 1 t", "b 00 b"); a number of its own ("480",
+# "1488") stays a number.
+_LEET_DIGITS = {"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g"}
+_LEET_SYMBOLS = {"@": "a", "^": "a", "$": "s", "!": "i", "|": "i", "+": "t", "(": "c", "<": "c", "€": "e",
+                 "#": "h", "°": "o"}
+_READINGS = {
+    # a symbol may be a letter (`n!gg@`) or a separator (`k|i|t`): both readings are matched
+    "leet": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # ... or both: a symbol recurring between characters separates, others are letters (`+|a|r|d`)
+    "spaced": (str.maketrans({**_LEET_DIGITS, **_LEET_SYMBOLS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # symbols as separators, and every number read as letters too ("90 die"; a word read from
+    # numbers alone, "480" as "abo", is no match)
+    "letters": (str.maketrans({**_LEET_DIGITS, "l": "i"}), "abcdefghijklmnopqrstuvwxyz"),
+    # numbers as numbers (`1488`, `14/88`)
+    "digits": (None, "abcdefghijklmnopqrstuvwxyz0123456789"),
+}
+READINGS = tuple(_READINGS)
+
+
+def _drop_separators(token: str, mapped: str) -> str:
+    """`mapped` with a symbol read as a separator rather than a letter where it recurs between
+    single (repeated) characters: in `+|a|r|d` the `|` separates and the `+` is a t; `$pa$tic`
+    keeps both `$`."""
+    for symbol in set(token) & _LEET_SYMBOLS.keys():
+        chunks = token.split(symbol)[1:-1]
+        if chunks and all(chunk and len(set(chunk)) == 1 for chunk in chunks):
+            mapped = "".join(" " if typed == symbol else char for typed, char in zip(token, mapped))
+    return mapped
+
+
+class Skeleton(NamedTuple):
+    """A text reduced to its letters, runs of one letter collapsed (`kiiitten` -> `kiten`).
+
+    `runs[i]` is how often `letters[i]` was repeated; `starts[i]` / `ends[i]` whether a word may
+    start before / end after it (a separator, a space, a symbol or the text's edge is there).
+    """
+
+    letters: str
+    runs: tuple[int, ...]
+    starts: tuple[bool, ...]
+    ends: tuple[bool, ...]
+    numbers: tuple[bool, ...] = ()  # the letter was read from a number ("480"), in the "letters" reading
+    tokens: tuple[int, ...] = ()  # which space-separated token of the text the run starts in ...
+    last_tokens: tuple[int, ...] = ()  # ... and ends in ("KEKW wetback" has one run of w)
+    lone: tuple[bool, ...] = ()  # whether its first token is one letter ("k i t t e n", "nn ii gg") ...
+    lone_last: tuple[bool, ...] = ()  # ... and its last one
+
+
+def skeleton(text: str, reading: str = "leet") -> Skeleton:
+    """The skeleton of `text` in one of the `READINGS`: `unconfuse`d, digits and symbols read
+    as letters or not, everything else dropped."""
+    return _skeleton(unconfuse(strip_invisible(text)).split(), reading)
+
+
+def skeletons(text: str) -> Iterator[tuple[str, Skeleton]]:
+    """(reading, skeleton) of `text` for every reading that can differ from the "leet" one."""
+    tokens = unconfuse(strip_invisible(text)).split()
+    yield "leet", _skeleton(tokens, "leet")
+    symbols = [c for c in _LEET_SYMBOLS if c in text]
+    digits = any(c.isdigit() for c in text)
+    if symbols or digits:
+        yield "letters", _skeleton(tokens, "letters")
+    if any(text.count(c) >= 2 for c in symbols):
+        yield "spaced", _skeleton(tokens, "spaced")
+    if digits:
+        yield "digits", _skeleton(tokens, "digits")
+
+
+def _skeleton(tokens: list[str], reading: str) -> Skeleton:
+    table, keep = _READINGS[reading]
+    letters: list[str] = []
+    runs: list[int] = []
+    starts: list[bool] = []
+    ends: list[bool] = []
+    numbers: list[bool] = []
+    token_of: list[int] = []
+    last_token_of: list[int] = []
+    lone: list[bool] = []
+    lone_last: list[bool] = []
+    last = ""
+    last_real = False  # the last letter kept was typed as a letter, not a symbol read as one
+    for index, token in enumerate(tokens):
+        number = reading == "letters" and token.isdigit()
+        single = len(set(token)) == 1
+        mapped = token
+        if table is not None and (reading == "letters" or len(set(token)) == 1 or any(c.isalpha() for c in token)):
+            mapped = token.translate(table)
+            if reading == "spaced":
+                mapped = _drop_separators(token, mapped)
+        gap = True
+        for typed, char in zip(token, mapped):
+            if char not in keep:
+                gap = True
+                continue
+            real = typed.isalnum()
+            boundary = gap or not real  # a word may end before this letter ...
+            if letters and boundary:
+                ends[-1] = True
+            may_start = gap or not last_real  # ... and start at it
+            # A word may start before (end after) a run when it may before (after) any of its
+            # letters: "is spastic" collapses to one run of s, at whose start "spastic" begins.
+            if char == last:
+                runs[-1] += 1
+                starts[-1] = starts[-1] or may_start
+                lone_last[-1] = single
+                last_token_of[-1] = index
+            else:
+                letters.append(char)
+                runs.append(1)
+                starts.append(may_start)
+                ends.append(False)
+                numbers.append(number)
+                token_of.append(index)
+                last_token_of.append(index)
+                lone.append(single)
+                lone_last.append(single)
+                last = char
+            last_real = real
+            gap = False
+    if ends:
+        ends[-1] = True
+    return Skeleton("".join(letters), tuple(runs), tuple(starts), tuple(ends), tuple(numbers),
+                    tuple(token_of), tuple(last_token_of), tuple(lone), tuple(lone_last))
+
+
+class WordKey(NamedTuple):
+    """What a banned or blocked word is, however it is spelled (`wörd`, `WORD`, `w o r d`)."""
+
+    letters: str  # the skeleton's letters
+    runs: tuple[int, ...]
+    digits: bool  # a number ("1488"): matched on the digits reading
+    words: tuple[int, ...] = ()  # the word of a phrase each letter belongs to
+
+
+def word_key(word: str) -> WordKey | None:
+    """The key of a word or phrase to ban or block; None when it has no letter or digit."""
+    digits = any(c.isdigit() for c in word) and not any(c.isalpha() for c in unconfuse(word))
+    shape = skeleton(word, "digits" if digits else "letters")
+    if not shape.letters:
+        return None
+    # A word spelled out ("r e t a r d") is one word; otherwise each token is a word of a phrase.
+    spelled_out = digits or all(shape.lone)
+    words = (0,) * len(shape.letters) if spelled_out else tuple(t - shape.tokens[0] for t in shape.tokens)
+    return WordKey(shape.letters, shape.runs, digits, words)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from trainer.corpus.records import ChatRecord, read_records, utc_now
-from trainer.fsutil import atomic_write, read_json, write_json_atomic
+from trainer.fsutil import atomic_write, write_json_atomic
+from trainer.text import word_key
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ class Policy:
     cleared: dict[str, str] = field(default_factory=dict)
     deleted_ids: set[str] = field(default_factory=set)
     blocked_words: list[str] = field(default_factory=list)
+    # Why the policy can't be trusted (its file unreadable, or moved aside while it was): nothing
+    # is collected or learned from the channel until a person restores it. None: it can be.
+    problem: str | None = None
+    moved_aside: str | None = None  # where an unreadable policy file went (kept in the new file)
 
     @classmethod
     def from_dict(cls, data: dict) -> Policy:
@@ -92,6 +97,9 @@ class Policy:
             cleared=dict(data.get("cleared", {})),
             deleted_ids=set(data.get("deleted_ids", [])),
             blocked_words=list(data.get("blocked_words", [])),
+            moved_aside=data.get("moved_aside"),
+            problem=(f"the unreadable policy was moved to {data['moved_aside']}; restore it (or delete "
+                     "the moved_aside entry) to collect again") if data.get("moved_aside") else None,
         )
 
     def to_dict(self) -> dict:
@@ -103,10 +111,13 @@ class Policy:
             "cleared": dict(sorted(self.cleared.items())),
             "deleted_ids": sorted(self.deleted_ids),
             "blocked_words": self.blocked_words,
+            **({"moved_aside": self.moved_aside} if self.moved_aside else {}),
         }
 
     def may_collect(self, user: str | None) -> bool:
         """Whether a new message by this user (hash) may be stored at all."""
+        if self.problem is not None:
+            return False
         if user in self.opted_out or user in self.forgotten:
             return False
         if self.opt_in_only:
@@ -132,15 +143,55 @@ class PolicyStore:
         self._lock = _lock_for(self.path)
 
     def load(self) -> Policy:
-        return Policy.from_dict(read_json(self.path, {}) or {})
+        """The policy; one that fails closed (`Policy.problem`) when the file can't be read."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            policy = Policy.from_dict(data)
+        except FileNotFoundError:
+            return Policy()
+        except (OSError, ValueError, TypeError, AttributeError) as error:
+            problem = (f"{self.path} is unreadable ({error}): collecting and learning nothing from this "
+                       "channel until it is repaired")
+            _warn_once(self.path, problem)
+            return Policy(problem=problem)
+        if policy.problem:
+            _warn_once(self.path, policy.problem)
+        return policy
 
     @contextlib.contextmanager
     def edit(self) -> Iterator[Policy]:
-        """`with store.edit() as policy: ...` — the changes are saved when the block ends."""
+        """`with store.edit() as policy: ...` — the changes are saved when the block ends.
+
+        An unreadable policy file is never overwritten: it is moved aside first (said in the
+        log), and the new file remembers where, so the channel stays closed until a person
+        restores it."""
         with self._lock:
             policy = self.load()
+            if policy.problem and not policy.moved_aside:
+                aside = self.path.with_name(f"{POLICY_FILE}.unreadable-{utc_now().replace(':', '')}")
+                self.path.replace(aside)
+                logger.warning("moved the unreadable %s aside to %s; nothing is collected or learned from "
+                               "this channel until it is restored", self.path, aside)
+                policy = Policy(moved_aside=str(aside), problem=f"the unreadable policy was moved to {aside}")
             yield policy
             write_json_atomic(self.path, policy.to_dict())
+
+
+_WARNED: set[tuple[Path, str]] = set()
+
+
+def _warn_once(path: Path, problem: str) -> None:
+    if (path, problem) not in _WARNED:
+        _WARNED.add((path, problem))
+        logger.warning("%s", problem)
+
+
+def policy_problem(channel_dir: str | Path) -> str | None:
+    """Why nothing is collected or learned from a channel now (its policy can't be trusted), or None."""
+    return PolicyStore(channel_dir).load().problem
 
 
 def collected_files(channel_dir: str | Path) -> list[Path]:
@@ -261,10 +312,16 @@ def set_opt_in_only(channel_dir, enabled: bool) -> None:
         policy.opt_in_only = bool(enabled)
 
 
+def same_word(a: str, b: str) -> bool:
+    """Whether two spellings block the same word (`wörd`, `WORD`): the filter's one normalisation."""
+    key = word_key(a)
+    return key is not None and key == word_key(b)
+
+
 def block_word(channel_dir, word: str) -> bool:
     """Add a word to the channel's learning block list; False when it was there already."""
     with PolicyStore(channel_dir).edit() as policy:
-        if word.casefold() in (w.casefold() for w in policy.blocked_words):
+        if any(same_word(word, w) for w in policy.blocked_words):
             return False
         policy.blocked_words.append(word)
         return True
@@ -273,7 +330,7 @@ def block_word(channel_dir, word: str) -> bool:
 def unblock_word(channel_dir, word: str) -> bool:
     with PolicyStore(channel_dir).edit() as policy:
         before = len(policy.blocked_words)
-        policy.blocked_words = [w for w in policy.blocked_words if w.casefold() != word.casefold()]
+        policy.blocked_words = [w for w in policy.blocked_words if not same_word(word, w)]
         return len(policy.blocked_words) != before
 
 

@@ -13,7 +13,8 @@ The rules, in the order they are checked:
   command          starts with `/` or `.` (Twitch chat commands), `!` (other bots' commands) or `\\`
   url              a URL, `www.`, an IP address or anything domain-like (`bit.ly`, `a . com`)
   mention          an `@name` (or `@ name`), except the one name the caller allows
-  banned_word      a banned word or phrase, matched as a whole word after undoing obfuscation
+  banned_word      a banned word or phrase, matched as a whole word on the text's skeleton (look-alike
+                   letters, small capitals, l33t, separators and repeats undone; linear time)
   emote_run        one word (emote) repeated more than `max_emote_run` times in a row
   training_copy    a verbatim copy (3+ words) of a training message
   repeat           one of the bot's own recent messages in that channel
@@ -26,15 +27,15 @@ themselves (invisible characters, commands, links, mentions, Twitch's length lim
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterable
 from importlib import resources
+from typing import NamedTuple
 
 from trainer.errors import StreamchatError
 from trainer.text import (
-    TWITCH_MESSAGE_CHARS, fold, has_url, mentions, parse_word_list, sanitize, starts_with_command, strip_invisible,
+    TWITCH_MESSAGE_CHARS, Skeleton, WordKey, fold, has_url, mentions, parse_word_list, sanitize, skeletons,
+    starts_with_command, strip_invisible, word_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,58 +85,75 @@ def _longest_run(words: list[str]) -> int:
 # ---------------------------------------------------------------------------------------------
 # Banned words
 
-# Look-alike letters from other scripts, after case folding.
-_HOMOGLYPHS = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
-        "ѕ": "s", "ԁ": "d", "ɡ": "g", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i",
-        "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ø": "o",
-        "ł": "l", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i",
-    }
-)
-# What each letter may be written as (l33t).
-_LEET = {
-    "a": "a4@^", "b": "b8", "c": "c(<", "e": "e3€", "g": "g96", "h": "h#", "i": "i1!|",
-    "l": "l1|", "o": "o0°", "s": "s5$", "t": "t7+", "z": "z2",
-}
-# Characters inserted between letters to dodge a filter ("n.i.g", "f a g", "f-a-g").
-_SEPARATOR = r"[\s._\-*,'\"~:;=/\\]"
+# A banned word or phrase is stored by its `trainer.text.word_key`: its skeleton's letters (runs
+# collapsed) and how often each must repeat ("boob" needs two o's, so "bob" is not it). A number
+# ("1488") is matched on the digits reading; every other word on the other readings (a symbol
+# read as a letter, as a separator, or each as the text suggests).
 
 
-def fold_for_matching(text: str) -> str:
-    """Case-folded, accents removed, look-alike letters mapped, long runs shortened."""
-    text = unicodedata.normalize("NFKD", fold(text))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.translate(_HOMOGLYPHS)
-    # Runs of one character are capped at 3 (a banned word never needs more), which also
-    # bounds the regex's work on "niiiiiiiii…".
-    return re.sub(r"(.)\1{3,}", r"\1\1\1", text)
+class _Banned(NamedTuple):
+    word: str  # as first given
+    key: WordKey
 
 
-def _word_pattern(word: str) -> str:
-    """A regex for one banned word or phrase: each letter may be repeated, written in l33t
-    and separated from the next by dots or spaces; words of a phrase by any separators."""
-    parts = []
-    for token in word.split():
-        units = []
-        for char in token:
-            cls = "[" + re.escape(_LEET.get(char, char)) + "]"
-            units.append(f"{cls}(?:{_SEPARATOR}*{cls})*")
-        parts.append(f"{_SEPARATOR}*".join(units))
-    return f"{_SEPARATOR}+".join(parts)
+class _Matcher:
+    """Banned words found on a text's skeletons in one pass each (Aho-Corasick: linear in the
+    text, whatever the words), then checked for repeats and word edges."""
 
+    def __init__(self, entries: dict[WordKey, str]):
+        import ahocorasick
 
-def _compile_banned(words: Iterable[str]) -> re.Pattern | None:
-    patterns = sorted({_word_pattern(w) for w in words}, key=len, reverse=True)
-    if not patterns:
+        self.automaton = {}
+        for digits in (False, True):
+            by_letters: dict[str, list[_Banned]] = {}
+            for key, word in entries.items():
+                if key.digits == digits:
+                    by_letters.setdefault(key.letters, []).append(_Banned(word, key))
+            if by_letters:
+                automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+                for letters, found in by_letters.items():
+                    automaton.add_word(letters, (letters, found))
+                automaton.make_automaton()
+                self.automaton[digits] = automaton
+
+    def find(self, text: str) -> str | None:
+        for reading, shape in skeletons(text):
+            automaton = self.automaton.get(reading == "digits")
+            if automaton is None:
+                continue
+            for end, (key, found) in automaton.iter(shape.letters):
+                start = end - len(key) + 1
+                if not shape.starts[start] or not _ends_word(shape, end) or all(shape.numbers[start:end + 1]):
+                    continue
+                for entry in found:
+                    if (all(have >= need for have, need in zip(shape.runs[start:end + 1], entry.key.runs))
+                            and _fits_words(shape, start, entry.key)):
+                        return entry.word
         return None
-    # Whole words: no letter or digit right before or after; an optional plural s/z.
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(patterns) + r")(?:e?[s5$z])?(?![a-z0-9])")
 
 
-def _normalize_banned(word: str) -> str:
-    return " ".join(fold_for_matching(word).split())
+def _fits_words(shape: Skeleton, start: int, key: WordKey) -> bool:
+    """Whether a match at `start` splits into words as the banned word does: a phrase's words
+    start where the text's do; inside a word, the text may break only between lone letters
+    ("k i t t e n"), so "a boss" is not "abo" nor "goodies" "go die"."""
+    for i in range(1, len(key.letters)):
+        at = start + i
+        if key.words and key.words[i] != key.words[i - 1]:
+            if not shape.starts[at]:
+                return False
+        elif shape.tokens[at] != shape.last_tokens[at - 1] and not (shape.lone[at] and shape.lone_last[at - 1]):
+            return False
+    return True
+
+
+def _ends_word(shape: Skeleton, end: int) -> bool:
+    """A word ends after `end`, or after a plural ending there (`s`, `z`, `es`)."""
+    if shape.ends[end]:
+        return True
+    after = shape.letters[end + 1:end + 3]
+    if after[:1] in ("s", "z"):
+        return shape.ends[end + 1]
+    return after == "es" and shape.ends[end + 2]
 
 
 def default_banned_words() -> list[str]:
@@ -179,37 +197,45 @@ class FilterChain:
         self.remember_count = remember
         self.counts: Counter[str] = Counter()
         self._recent: dict[str | None, deque[str]] = {}
-        words = default_banned_words() if banned_words is None else banned_words
-        self._banned = {_normalize_banned(w) for w in words if w.strip()}
-        self._banned_re = _compile_banned(self._banned)
+        shipped = default_banned_words() if banned_words is None else ()
+        self._banned: dict[WordKey, str] = {}  # every banned word by its key, as first given
+        for word in (*shipped, *(banned_words or ())):
+            key = word_key(word)
+            if key is not None:
+                self._banned.setdefault(key, word)
+        self._shipped = frozenset(word_key(w) for w in shipped) - {None}
+        self._matcher = _Matcher(self._banned)
 
     # -- banned words ------------------------------------------------------------------------
     @property
     def banned_words(self) -> frozenset[str]:
-        return frozenset(self._banned)
+        return frozenset(self._banned.values())
+
+    def is_shipped(self, word: str) -> bool:
+        """Whether `word`, however it is spelled, is on the shipped list (which chat cannot lift)."""
+        return word_key(word) in self._shipped
 
     def add_banned_word(self, word: str) -> None:
-        word = _normalize_banned(word)
-        if not word:
-            raise StreamchatError("a banned word needs at least one visible character")
-        self._banned.add(word)
-        self._banned_re = _compile_banned(self._banned)
+        key = word_key(word)
+        if key is None:
+            raise StreamchatError("a banned word needs at least one letter or digit")
+        if key not in self._banned:
+            self._banned[key] = word
+            self._matcher = _Matcher(self._banned)
 
     def remove_banned_word(self, word: str) -> bool:
-        """Remove a word; True when it was in the list."""
-        word = _normalize_banned(word)
-        if word not in self._banned:
+        """Remove a word added beside the shipped list; True when it was removed. A word of the
+        shipped list is never removed (`is_shipped`)."""
+        key = word_key(word)
+        if key is None or key in self._shipped or key not in self._banned:
             return False
-        self._banned.discard(word)
-        self._banned_re = _compile_banned(self._banned)
+        del self._banned[key]
+        self._matcher = _Matcher(self._banned)
         return True
 
     def banned_word_in(self, text: str) -> str | None:
-        """The banned word's text as it appears (obfuscated or not), or None."""
-        if self._banned_re is None:
-            return None
-        match = self._banned_re.search(fold_for_matching(text))
-        return match.group(0) if match else None
+        """The banned word found in `text` (as it is on the list), or None."""
+        return self._matcher.find(text)
 
     # -- the bot's own recent messages ---------------------------------------------------------
     def remember(self, text: str, channel: str | None = None) -> None:

@@ -22,7 +22,7 @@ cheap test (`in`, `isprintable`, `startswith`) before any regular expression run
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 
 from trainer.ingest.formats.reading import Message
@@ -69,6 +69,7 @@ DROP_REASONS = (
 )
 
 CHANGE_ACTION = "action_unwrapped"
+CHANGE_STREAK = "watch_streak_unwrapped"
 CHANGE_URL = "url_removed"
 CHANGE_MENTION = "mention_replaced"
 CHANGE_USERNAME = "username_replaced"
@@ -79,9 +80,15 @@ CHANGE_LONG = "long_capped"
 
 # Sub, resub, gift, raid, ban notices as chat logs print them: at the start of the text, after
 # at most one word (the user's name). Specific phrases only, so "i subscribed to him" stays.
+# A sub bot's own account may post them ("- Name just re-subscribed for 10 months!"), and an
+# anonymous gift names no one ("An anonymous user gifted a Tier 1 sub to ..."): whoever posts a
+# notice, it is dropped. Channel game bots' results ("Name won 827 points in roulette and now has
+# 1654 points!") name a chatter and are dropped alike.
 _NOTICE = re.compile(
-    r"(?:\S+ )?(?:"
+    r"(?:[^\w\s]{1,3} )?(?:\S+ |(?i:an? anonymous (?:user|gifter|cheerer)) )?(?:"
     r"subscribed (?:with (?:Twitch )?Prime|at Tier \d|for \d+ months? in a row|to .{1,30} for \d+ months)"
+    r"|(?:just )?re-?subscribed (?:for|with|at) "
+    r"|(?:won|lost) [\d,.]+ \S+ (?:in|on|at|playing) .{1,40}(?:now ha(?:s|ve)|has now|total) [\d,.]+"
     r"|just subscribed(?: with| to|!|$)"
     r"|(?:is )?gifting (?:a|an|\d+) (?:Tier \d )?[Ss]ub"
     r"|gifted (?:a|an|\d+) (?:Tier \d )?[Ss]ubs?(?: to|!|$)"
@@ -107,7 +114,11 @@ _LOGIN_WORD_CASED = re.compile(r"[A-Za-z0-9_]{4,25}")
 def _maybe_notice(text: str) -> bool:
     """A cheap test that lets most messages skip the notice pattern: every notice has one of these."""
     return ("ub" in text or "ift" in text or "aid" in text or "been" in text or "now " in text
-            or "heer" in text or "onat" in text)
+            or "heer" in text or "onat" in text or "won " in text or "lost " in text)
+
+
+# Twitch's watch-streak share: the viewer's own message follows the announcement.
+_WATCH_STREAK = re.compile(r"(?:\S+ )?watched \d+ consecutive streams(?: this month)? and sparked a watch streak!\s*")
 
 
 def _bump(counts: dict, key: str) -> None:
@@ -135,6 +146,14 @@ def clean_text(text: str, drops: dict, changes: dict) -> str | None:
     if _maybe_notice(text) and _NOTICE.match(text):
         _bump(drops, DROP_NOTICE)
         return None
+    if "streak" in text:
+        streak = _WATCH_STREAK.match(text)
+        if streak:
+            text = text[streak.end():]
+            _bump(changes, CHANGE_STREAK)
+            if not text:
+                _bump(drops, DROP_NOTICE)
+                return None
     if "." in text or "://" in text:
         replaced = LINK_PATTERN.sub("", text)
         if replaced != text:
@@ -209,12 +228,43 @@ def blocked_word_pattern(words: Iterable[str]) -> re.Pattern | None:
 
 
 def could_be_username(name: str) -> bool:
-    """Whether a chatter's login is distinctive enough to replace where it appears as a word.
+    """Whether a chatter's login is replaced where it appears as a word.
 
-    Short all-letter logins (`hands`, `greed`, `pluto` are real chatters) are ordinary words far
-    more often than names; a name with a digit or an underscore, or of six letters or more, is not.
+    Every login of five characters or more is; of four only one with a digit or an underscore
+    (`hand`, `pogu` are real chatters, and ordinary words far more often than names).
     """
-    return len(name) >= 6 or (len(name) >= 4 and not name.isalpha())
+    return len(name) >= 5 or (len(name) >= 4 and not name.isalpha())
+
+
+# A word that could be a login, as a whole word (no letter, digit or _ on either side).
+_WHOLE_LOGIN_WORD = re.compile(r"(?<![\w])@?[A-Za-z0-9_]{4,25}(?![\w])")
+
+
+class NameScrubber:
+    """Replaces every chatter's login in a text by `MENTION`, as a whole word with or without
+    `@`, in any case, unless the word is an emote of the channel (exactly as the emote is
+    spelled) or a channel's name. `prepare` runs it once the whole import is read, so a name
+    is caught in every stream, whoever typed it and wherever its owner chatted."""
+
+    def __init__(self, logins: Iterable[str], *, emotes: Iterable[str] = (), channels: Iterable[str] = ()):
+        spared = {c.lower() for c in channels if c}
+        self.names = frozenset(n for n in map(str.lower, logins) if could_be_username(n) and n not in spared)
+        self.emotes = frozenset(emotes)
+        self.replaced = 0
+
+    def has_name(self, text: str) -> bool:
+        """A cheap test first: whether a word of `text` is a name (in any case)."""
+        return not self.names.isdisjoint(_LOGIN_WORD.findall(text.lower()))
+
+    def scrub(self, text: str) -> str:
+        def swap(match: re.Match) -> str:
+            word = match.group().lstrip("@")
+            if word.lower() in self.names and word not in self.emotes:
+                self.replaced += 1
+                return MENTION
+            return match.group()
+
+        return " ".join(_WHOLE_LOGIN_WORD.sub(swap, text).split())
 
 
 class MessageCleaner:
@@ -295,13 +345,12 @@ class MessageCleaner:
             size = len(text)
             if (
                 0 < size <= TRAINING_MESSAGE_CHARS and text.isprintable() and text[0] not in plain_start
-                and text[-1] != " " and "." not in text and "@" not in text and "  " not in text
+                and text[-1] != " " and "." not in text and "@" not in text and "  " not in text and "streak" not in text
                 and "://" not in text and (text.isascii() or strip_invisible(text) is text)
             ):
                 # Nothing to strip, unwrap, link or mention (the common case, inlined for speed):
                 # the same rules as clean_text, minus those that can't apply.
-                if ("ub" in text or "ift" in text or "aid" in text or "been" in text or "now " in text
-                        or "heer" in text or "onat" in text) and notice(text):
+                if _maybe_notice(text) and notice(text):
                     drops[DROP_NOTICE] = drops.get(DROP_NOTICE, 0) + 1
                     continue
                 if size > 24:
@@ -350,8 +399,9 @@ class MessageCleaner:
         def swap(match: re.Match) -> str:
             nonlocal replaced
             word = match.group()
-            # camelCase words are emotes (peepoWeird), not names typed in chat; ALLCAPS is shouting.
-            if word.lower() in names and (word.isupper() or not any(c.isupper() for c in word[1:])):
+            # Only as typed in lower case: a capitalised word may be an emote (`Sadge`, `peepoWeird`),
+            # which only the whole import tells apart; `NameScrubber` replaces the rest then.
+            if word.islower() and word in names:
                 replaced += 1
                 return MENTION
             return word
@@ -362,3 +412,43 @@ class MessageCleaner:
             # "@@user" when the name already had an @ is impossible (mentions are replaced first),
             # but "@user @user" from "@a b" is fine.
         return out
+
+
+class BotLikeAccounts:
+    """Finds accounts that post like bots: many near-identical templated lines with numbers
+    ("- Name just re-subscribed for 10 months!", "Name won 827 points ..."). A line's template
+    is its lower-case words; names, numbers and emotes vary and are left out. `prepare` names
+    them in its summary, with the `--bots` line that drops them."""
+
+    MIN_REPEATS = 10  # a template is one used this many times ...
+    MIN_LINES = 50  # ... an account posts this many lines of its templates ...
+    MIN_SHARE = 0.5  # ... and they are this share of all its messages
+
+    def __init__(self):
+        self.messages: Counter[str] = Counter()
+        self.templates: Counter[tuple[str, str]] = Counter()
+
+    def add_many(self, messages) -> None:
+        self.messages.update(m.user.lower() for m in messages if m.user)
+        for m in messages:
+            if m.user and any(c.isdigit() for c in m.text):
+                template = " ".join(w for w in m.text.split() if w.isalpha() and w.islower())
+                if template.count(" ") >= 1:
+                    self.templates[m.user.lower(), template] += 1
+
+    def merge(self, other: BotLikeAccounts) -> None:
+        self.messages.update(other.messages)
+        self.templates.update(other.templates)
+
+    def found(self, known: Iterable[str] = ()) -> list[tuple[str, int, int]]:
+        """(account, templated lines, messages) of every bot-like account not in `known`, most first."""
+        known = {k.lower() for k in known}
+        best: dict[str, int] = {}  # lines of the account's templates used 10 times or more
+        for (user, _), count in self.templates.items():
+            if count >= self.MIN_REPEATS:
+                best[user] = best.get(user, 0) + count
+        return sorted(
+            ((user, count, self.messages[user]) for user, count in best.items()
+             if user not in known and count >= self.MIN_LINES and count >= self.MIN_SHARE * self.messages[user]),
+            key=lambda found: -found[1],
+        )

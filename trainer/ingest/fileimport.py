@@ -79,6 +79,8 @@ class FileResult:
     emotes: object  # EmoteStats
     drops: dict
     changes: dict
+    users: set = field(default_factory=set)  # every chatter of the file, kept or not (for names)
+    bots: object = None  # cleaning.BotLikeAccounts: templated lines per account
 
 
 _cleaners: dict = {}
@@ -125,12 +127,14 @@ def _new_report(path: Path) -> dict:
 
 def import_file(task: FileTask, emotes=None) -> FileResult:
     """Parse, clean and write one file (in a worker process, or in this one counting into `emotes`)."""
+    from trainer.ingest.cleaning import BotLikeAccounts
     from trainer.ingest.emotes import EmoteStats
     from trainer.ingest.formats import LogProblem, describe, open_log
 
     report = _new_report(task.path)
     cleaner = _cleaner_for(task)
-    result = FileResult(report, [], None if emotes else EmoteStats(), cleaner.drops, cleaner.changes)
+    result = FileResult(report, [], None if emotes else EmoteStats(), cleaner.drops, cleaner.changes,
+                        bots=BotLikeAccounts())
     emotes = emotes or result.emotes
     try:
         source = open_log(task.path, task.fmt)
@@ -150,6 +154,8 @@ def import_file(task: FileTask, emotes=None) -> FileResult:
             n_messages += len(chunk)
             if default is None:  # after the first chunk: JSON and headers have named stream/channel
                 default = streams.part(info.stream or task.key, info.channel)
+            result.users.update(m.user for m in chunk if m.user)
+            result.bots.add_many(chunk)
             marked = [m.emotes for m in chunk if m.emotes]
             if marked:
                 emotes.add_marked(chain.from_iterable(marked))

@@ -26,7 +26,7 @@ import sys
 import time
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
@@ -222,21 +222,29 @@ def prepare(
     check_inputs(inputs, valid, out_dir)
     files, problems = _files_to_import(inputs, valid, out_dir)
     tmp = _workspace(out_dir)
+    files = _apply_policies(files, tmp)
     workers = auto_workers(files) if workers is None else max(1, workers)
     settings = CleanerSettings(tuple(b for b in bot_names if b and b.strip()), bot_name,
                                tuple(w for w in blocked_words if w and w.strip()))
     tasks = file_tasks(files, set(valid), fmt, tmp, settings, stable_hashes=workers > 1)
     try:
         imported = _import_files(tasks, workers, progress)
-        split = _write_split(imported.streams, out_dir)
         statistical = imported.emotes.statistical()
         emotes = imported.emotes.vocabulary(statistical)
+        _scrub_names(imported, emotes, stable_hashes=workers > 1)
+        split = _write_split(imported.streams, out_dir)
         write_text_atomic(out_dir / EMOTES_FILE, "".join(e + "\n" for e in emotes))
         stats = _stats(
             inputs=inputs, valid=valid, out_dir=out_dir, fmt=fmt, problems=problems, imported=imported, split=split,
             emotes={"total": len(emotes), "marked": len(imported.emotes.marked), "statistical": len(statistical)},
             workers=workers, elapsed=time.perf_counter() - started,
         )
+        from trainer.ingest.cleaning import DEFAULT_BOTS
+
+        stats["bot_like_accounts"] = [
+            {"account": user, "templated_lines": count, "messages": total}
+            for user, count, total in imported.bots.found([*DEFAULT_BOTS, *bot_names, *([bot_name] if bot_name else [])])
+        ]
         write_json_atomic(out_dir / STATS_FILE, stats)
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -281,6 +289,36 @@ def _files_to_import(inputs: list[Path], valid: list[Path], out_dir: Path) -> tu
     return files, problems
 
 
+def _apply_policies(files: list[tuple[Path, Path]], tmp: Path) -> list[tuple[Path, Path]]:
+    """The files, with the bot's collected ones (a folder holding a privacy policy) replaced by
+    copies in `tmp` of only the records their channel's policy lets a model learn: opt-outs,
+    forgotten users, deletions, ban clears and blocked words hold however the collected chat is
+    imported (`prepare <collect folder>`, `retrain --also`), and an unreadable policy lets
+    nothing through."""
+    from trainer.corpus.privacy import POLICY_FILE, PolicyStore
+    from trainer.corpus.records import read_records, write_records
+    from trainer.ingest.cleaning import blocked_word_pattern
+
+    out = []
+    policies: dict[Path, object] = {}
+    for index, (path, root) in enumerate(files):
+        folder = path.parent
+        if not (folder / POLICY_FILE).exists():
+            out.append((path, root))
+            continue
+        if folder not in policies:
+            policies[folder] = PolicyStore(folder).load()
+            if policies[folder].problem:
+                logger.warning("%s: learning nothing from this folder: %s", folder, policies[folder].problem)
+        policy = policies[folder]
+        blocked = blocked_word_pattern(policy.blocked_words)
+        copy = tmp / "policy" / str(index) / folder.name / path.name
+        write_records(copy, [r for r in read_records(path) if policy.may_learn(r)
+                             and (blocked is None or not blocked.search(r.text))])
+        out.append((copy, copy.parent if root == folder else root))
+    return out
+
+
 def _workspace(out_dir: Path) -> Path:
     """An empty `.prepare-tmp` folder in `out_dir` for the stream part files."""
     tmp = out_dir / ".prepare-tmp"
@@ -302,17 +340,20 @@ class _Imported:
     drops: dict[str, int]
     changes: dict[str, int]
     emotes: object  # emotes.EmoteStats
+    users: set = field(default_factory=set)  # every chatter of every file
+    bots: object = None  # cleaning.BotLikeAccounts
 
 
 def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
     """Run every file's import (side by side with workers), merging the results as they come."""
     from tqdm import tqdm
 
+    from trainer.ingest.cleaning import BotLikeAccounts
     from trainer.ingest.emotes import EmoteStats
     from trainer.ingest.fileimport import run_tasks
     from trainer.ingest.split import StreamInfo
 
-    imported = _Imported([], {}, {}, {}, EmoteStats())
+    imported = _Imported([], {}, {}, {}, EmoteStats(), bots=BotLikeAccounts())
     index_of = {str(task.path): task.index for task in tasks}
     total_bytes = sum(task.path.stat().st_size for task in tasks)
     with tqdm(total=total_bytes, unit="B", unit_scale=True, desc="prepare", disable=not progress,
@@ -322,6 +363,8 @@ def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
             imported.reports.append(report)
             _add_counts(imported.drops, result.drops)
             _add_counts(imported.changes, result.changes)
+            imported.users |= result.users
+            imported.bots.merge(result.bots)
             if result.emotes is not None:  # counted in a worker process
                 imported.emotes.merge(result.emotes)
             for part in result.parts:
@@ -337,6 +380,53 @@ def _import_files(tasks: list, workers: int, progress: bool) -> _Imported:
                 logger.warning("%s: %s", report["path"], warning)
     imported.reports.sort(key=lambda r: index_of[r["path"]])  # worker results come biggest first
     return imported
+
+
+def _scrub_names(imported: _Imported, emotes: list[str], stable_hashes: bool) -> None:
+    """Replace every chatter's login in the kept messages, now that every chatter and emote of
+    the import is known (see `cleaning.NameScrubber`); a message left as only `@user` goes.
+
+    The cleaner already replaced the names of each stream's own chatters; this catches the rest
+    (a name typed in another stream, a name written like an emote). Part files holding a name
+    are rewritten with their hashes, and the counts follow.
+    """
+    import json
+
+    from trainer.ingest.cleaning import CHANGE_USERNAME, DROP_MENTION_ONLY, MENTION, NameScrubber
+    from trainer.ingest.fileimport import text_hashes
+
+    channels = {s.channel for s in imported.streams.values()} | {r["channel"] for r in imported.reports}
+    scrubber = NameScrubber(imported.users, emotes=emotes, channels=filter(None, channels))
+    if not scrubber.names:
+        return
+    for stream in imported.streams.values():
+        for i, path in enumerate(stream.parts):
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.readlines()
+            if not any(scrubber.has_name(line) for line in lines):
+                continue
+            kept, texts = [], []
+            for line in lines:
+                record = json.loads(line)
+                if scrubber.has_name(record["text"]):
+                    record["text"] = scrubber.scrub(record["text"])
+                    if record["text"] == MENTION:
+                        _add_counts(imported.drops, {DROP_MENTION_ONLY: 1})
+                        report = imported.reports[_part_order(path)[0]]
+                        report["kept"] -= 1
+                        _add_counts(report["dropped"], {DROP_MENTION_ONLY: 1})
+                        continue
+                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+                kept.append(line)
+                texts.append(record["text"])
+            with atomic_write(path, "w", encoding="utf-8") as out:
+                out.writelines(kept)
+            stream.info.messages -= len(stream.hashes[i]) - len(kept)
+            # hashed as the import hashed them (see fileimport._write_run)
+            stream.hashes[i] = (array("q", text_hashes(texts).tobytes()) if stable_hashes
+                                else array("q", map(hash, map(str.casefold, texts))))
+    if scrubber.replaced:
+        _add_counts(imported.changes, {CHANGE_USERNAME: scrubber.replaced})
 
 
 def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
@@ -466,6 +556,11 @@ def summary(stats: dict) -> str:
                      f"{t['unparsed_lines']:,} of an unknown shape")
     lines.append(f"emotes: {stats['emotes']['total']:,} ({stats['emotes']['marked']:,} marked in the logs, "
                  f"{stats['emotes']['statistical']:,} found statistically)")
+    bots = stats.get("bot_like_accounts") or []
+    if bots:
+        lines.append("accounts that look like bots (many near-identical templated lines): " + ", ".join(
+            f"{b['account']} ({b['templated_lines']:,} of {b['messages']:,})" for b in bots))
+        lines.append(f"  to drop their messages, prepare again with --bots {','.join(b['account'] for b in bots)}")
     for problem in stats["input_problems"]:
         lines.append(f"problem: {problem}")
     for report in stats["files"]:

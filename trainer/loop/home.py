@@ -91,6 +91,23 @@ class ModelHome:
     def work_dir(self) -> Path:
         return self.path / WORK_DIR
 
+    def purge_stale_work(self) -> bool:
+        """Remove a stopped retrain's `work/` (copies of collected chat that purges of the
+        collection can't reach); True when removed. A running retrain's is left to it: it
+        removes its own when it ends, and the next retrain starts by removing any."""
+        if not self.work_dir.exists():
+            return False
+        lock = self.lock()
+        try:
+            lock.acquire()
+        except StreamchatError:
+            return False
+        try:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        finally:
+            lock.release()
+        return True
+
     # -- versions
 
     def versions(self) -> list[str]:

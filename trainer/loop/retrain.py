@@ -111,7 +111,11 @@ def build_corpus(collected: Path | None, also: list[Path], work: Path, *, progre
         )
     if not inputs:
         raise StreamchatError("nothing to train on: give --collected DIR and/or --also DIR.")
-    stats = prepare(inputs, work / "data", valid=valid_inputs, blocked_words=blocked, progress=progress)
+    try:
+        stats = prepare(inputs, work / "data", valid=valid_inputs, blocked_words=blocked, progress=progress)
+    finally:
+        # The raw copies of collected chat (with user hashes) go as soon as the corpus is built.
+        shutil.rmtree(work / "collected", ignore_errors=True)
     summary["blocked_words"] = len(blocked)
     totals = stats.get("totals", {})
     summary.update(
