@@ -125,6 +125,7 @@ def save_checkpoint(
         # does) and the longest input the model's positions allow
         model.generation_config = generation_config(model)
         tokenizer.model_max_length = model.config.n_positions
+        tokenizer.truncation_side = "left"  # a prompt too long for the model keeps its most recent chat
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         full_card = shareable_card({**new_card(), **card, "boundary": BOUNDARY})

@@ -20,6 +20,7 @@ from trainer.errors import StreamchatError
 MIN_LR_RATIO = 0.1  # cosine decay ends at 10 % of the peak learning rate
 WARMUP_FRACTION = 0.05  # at most this share of the budget is spent warming up
 FINAL_EVAL_TOKENS = 65_536  # validation tokens scored for the card's metrics (seconds, not minutes)
+EVALUATIONS_PER_BUDGET = 15  # with --max-time, evaluations are spread over the budget
 SMALL_BUDGET_EPOCHS = 0.25  # a budget reaching less of one pass over the data gets a warning
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def callback_classes():
             self.elapsed_before = elapsed_before
             self.started: float | None = None
             self.stopped_by_time = False
+            self.last_evaluation = elapsed_before
 
         def elapsed(self) -> float:
             running = time.monotonic() - self.started if self.started is not None else 0.0
@@ -53,6 +55,13 @@ def callback_classes():
         def on_step_end(self, args, state, control, **kwargs):
             last_step = state.max_steps and state.global_step >= state.max_steps
             out_of_time = self.max_time is not None and self.elapsed() >= self.max_time
+            if self.max_time is not None and control.should_evaluate:
+                # a fast model reaches the preset's evaluation steps every second or so: within a
+                # time budget, evaluate (and save) at most about EVALUATIONS_PER_BUDGET times
+                if self.elapsed() - self.last_evaluation < self.max_time / EVALUATIONS_PER_BUDGET:
+                    control.should_evaluate = control.should_save = False
+                else:
+                    self.last_evaluation = self.elapsed()
             if out_of_time:
                 self.stopped_by_time = True
                 control.should_training_stop = True
@@ -158,11 +167,11 @@ def progress_class():
                 self.bar.close()
                 self.bar = None
 
-        def say(self, line: str) -> None:
+        def say(self, line: str, *, warning: bool = False) -> None:
             if self.bar is not None:
-                self.bar.write(line, file=sys.stderr)
+                self.bar.write(f"warning: {line}" if warning else line, file=sys.stderr)
             else:
-                logger.info("%s", line)
+                logger.log(logging.WARNING if warning else logging.INFO, "%s", line)
 
         def _warn_if_small(self, state) -> None:
             """Warn once when the budget reaches less than SMALL_BUDGET_EPOCHS of one epoch."""
@@ -182,8 +191,8 @@ def progress_class():
                 return
             self.warned = True
             if epochs < SMALL_BUDGET_EPOCHS:
-                self.say(f"warning: this budget covers about {epochs:.2f} of one pass over the training data; "
-                         f"the model will have seen little of it. {needed} would reach one pass (one epoch).")
+                self.say(f"this budget covers about {epochs:.2f} of one pass over the training data; "
+                         f"the model will have seen little of it. {needed} would reach one pass (one epoch).", warning=True)
 
     return Progress
 
