@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "trainer.evaluation.evaluate",
     "trainer.engine.generate",
     "trainer.loop.retrain",
+    "trainer.model.publish",
 )
 
 
@@ -58,7 +59,7 @@ def configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_PlainFormatter("%(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    for library in ("accelerate", "httpx", "urllib3", "filelock"):
+    for library in ("accelerate", "httpx", "httpx2", "httpcore", "urllib3", "filelock"):
         logging.getLogger(library).setLevel(logging.WARNING)
 
 
