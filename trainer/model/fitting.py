@@ -106,7 +106,7 @@ def progress_class():
         the latest training and validation bits per char; one line per evaluation; a warning
         when the budget covers only a small part of the training data."""
 
-        def __init__(self, budget: TimeBudget, units: BitsPerChar, steps_per_epoch: int, *, max_steps: int | None,
+        def __init__(self, budget, units: BitsPerChar, steps_per_epoch: int, *, max_steps: int | None,
                      show_bar: bool):
             self.budget = budget
             self.units = units

@@ -138,7 +138,7 @@ def render(card: dict, evaluation: dict | None = None) -> str:
               "from transformers import pipeline",
               "",
               "chat = pipeline(\"text-generation\", model=\"MODEL\")",
-              f"recent = [\"hello chat\", \"what game is this\", \"LUL\"]",
+              "recent = [\"hello chat\", \"what game is this\", \"LUL\"]",
               f"prompt = \"{BOUNDARY}\" + \"\".join(m + \"{BOUNDARY}\" for m in recent)",
               "# the prompt and the new tokens must fit the model's positions: keep the most recent chat",
               "ids = chat.tokenizer(prompt)[\"input_ids\"][-(chat.model.config.n_positions - 32):]",
