@@ -73,7 +73,7 @@ def pack_blocks(ids: np.ndarray, block_size: int) -> np.ndarray:
 
 class BlockDataset:
     """A torch-style dataset of packed blocks for transformers' `Trainer` (labels = inputs;
-    the model shifts them itself; every position attended)."""
+    the model shifts them itself)."""
 
     def __init__(self, blocks: np.ndarray):
         self.blocks = blocks
@@ -85,6 +85,4 @@ class BlockDataset:
         import torch
 
         ids = torch.from_numpy(self.blocks[index].astype(np.int64))
-        # Packed blocks have no padding: an all-ones mask says so (the boundary token is also the
-        # pad token, and without a mask transformers can't tell and warns)
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+        return {"input_ids": ids, "labels": ids}

@@ -420,7 +420,9 @@ def _quiet_tied_model(model) -> None:
     """Say what transformers can't infer about a GPT-2 with tied embeddings, so it neither warns
     nor guesses: its loss is the causal-LM loss (the class name doesn't say so), and the output
     layer is the input embeddings (a saved checkpoint leaves `lm_head.weight` out; loading the
-    best one re-ties it instead of reporting it missing)."""
+    best one re-ties it instead of reporting it missing). Its advice to pass an attention mask
+    doesn't apply: packed blocks have no padding (the boundary token only doubles as the pad
+    id); it is silenced with the other library notices unless -v."""
     model.loss_type = "ForCausalLM"
     if model.config.tie_word_embeddings:
         model._keys_to_ignore_on_save = ["lm_head.weight"]
