@@ -6,7 +6,7 @@ request (`request_chat`), and decides:
 - what is human chat: not the bot's own messages, not other bots' (the import's list plus the
   user's), not commands; that chat is cleaned with the import's rules, kept as the model's
   recent context and handed to the collector;
-- whether to answer a `!chat`: a global and a per-viewer cooldown (silent: a request in a
+- whether to answer a `!chat` (or a message that starts with the bot's name, `@bot ...`): a global and a per-viewer cooldown (silent: a request in a
   cooldown is simply not answered) and a bound on requests waiting for the model (more are
   dropped quietly); moderators and the broadcaster skip the per-viewer cooldown;
 - when to join the conversation: after about N human messages and/or about T minutes since it
@@ -23,6 +23,7 @@ import asyncio
 import enum
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -62,6 +63,15 @@ class Outcome(enum.Enum):
     IGNORED = "ignored"
 
 
+def addressed_prompt(text: str, bot_login: str) -> str | None:
+    """What a viewer says to the bot by name (`@bot what do you think`, `bot, is this good`), or
+    None when the message does not start with the bot's name."""
+    if not bot_login:
+        return None
+    match = re.match(rf"@?{re.escape(bot_login)}\b[,:!?]?(?:\s+|$)(.*)", text.strip(), re.IGNORECASE | re.DOTALL)
+    return match.group(1).strip() if match else None
+
+
 def parse_chat_command(text: str) -> str | None:
     """The prompt of a `!chat` message ("" when bare), or None when `text` is not `!chat`."""
     stripped = text.strip()
@@ -98,6 +108,7 @@ class ChannelBrain:
         self.worker = worker
         self.send_queue = send_queue
         self.bot_id = str(bot_id)
+        self.bot_login = bot_login.lower()
         self.bots = frozenset(DEFAULT_BOTS) | {b.lower() for b in extra_bots} | ({bot_login.lower()} if bot_login else set())
         self.collector = collector
         self.clock = clock
@@ -138,6 +149,10 @@ class ChannelBrain:
         cleaned = clean_message(event.text)
         if cleaned is None:
             return False
+        if self.settings.answer_name:
+            prompt = addressed_prompt(event.text, self.bot_login)
+            if prompt is not None:  # spoken to by name: answered as `!chat <words>` is
+                self.request_chat(event, prompt)
         self.stats["human"] += 1
         if self.collector is not None:
             try:
@@ -171,6 +186,14 @@ class ChannelBrain:
         self.pending += 1
         self._spawn(self._answer(event, prompt.strip(), now))
         return self._count(Outcome.ACCEPTED)
+
+    def cooldown_left(self, event: ChatEvent) -> float:
+        """Seconds until `event`'s viewer may be answered again (0: now)."""
+        now = self.clock()
+        left = self._next_chat - now
+        if not event.moderator:
+            left = max(left, self._user_next.get(event.user_id, 0.0) - now)
+        return max(0.0, left)
 
     def forget_message(self, message_id: str) -> None:
         """A moderator deleted a message: out of the context and the collected chat (any thread)."""

@@ -45,10 +45,13 @@ class ChannelSettings:
     cooldown: float = 5.0  # between two `!chat` answers in the channel
     user_cooldown: float = 30.0  # between two `!chat` answers to the same viewer
     queue_size: int = 3  # `!chat` requests waiting for the model; more are dropped quietly
-    join_messages: int = 60  # join in after about this many human messages (0: never)
-    join_minutes: float = 10.0  # ... or after about this many minutes (0: never)
+    answer_name: bool = True  # a message starting with the bot's name is answered like `!chat`
+    # Joining in unprompted: about as often as a streamer's own timers (Nightbot's run every 5
+    # minutes or more), so the bot reads as one more chatter, not as spam.
+    join_messages: int = 150  # join in after about this many human messages (0: never)
+    join_minutes: float = 15.0  # ... or after about this many minutes (0: never)
     join_jitter: float = 0.25  # both thresholds vary by up to this fraction
-    join_min_seconds: float = 60.0  # never join in more often than this (busy chat reaches N fast)
+    join_min_seconds: float = 300.0  # never join in more often than this (busy chat reaches N fast)
     active_messages: int = 5  # chat counts as active with at least this many human messages ...
     active_seconds: float = 120.0  # ... within this many seconds; the bot joins in only then
     context_messages: int = 30  # recent messages the model sees
@@ -65,6 +68,7 @@ BEHAVIOUR_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("cooldown", "STREAMCHAT_COOLDOWN", "seconds between two `!chat` answers in a channel"),
     ("user_cooldown", "STREAMCHAT_USER_COOLDOWN", "seconds between two `!chat` answers to the same viewer"),
     ("queue_size", "STREAMCHAT_QUEUE_SIZE", "`!chat` requests that may wait for the model; more are dropped quietly"),
+    ("answer_name", "STREAMCHAT_ANSWER_NAME", "answer messages that start with the bot's name like `!chat` (1/0)"),
     ("join_messages", "STREAMCHAT_JOIN_MESSAGES", "join the conversation after about N human messages (0: off)"),
     ("join_minutes", "STREAMCHAT_JOIN_MINUTES", "join the conversation after about T minutes (0: off)"),
     ("join_jitter", "STREAMCHAT_JOIN_JITTER", "random variation of N and T, as a fraction"),
@@ -194,6 +198,9 @@ def _behaviour(env: Mapping[str, str], base: ChannelSettings, suffix: str, probl
     for name, variable, meaning in BEHAVIOUR_VARIABLES:
         raw = env.get(variable + suffix, "").strip()
         if not raw:
+            continue
+        if types[name] in (bool, "bool"):
+            values[name] = _flag(raw, variable + suffix, problems)
             continue
         kind = int if types[name] in (int, "int") else float
         try:

@@ -3,8 +3,11 @@
 You type as a viewer; `!chat <words>` asks the bot to complete your words, `!chat` alone asks
 for a message of its own, anything else is chat it reads (and, now and then, joins in on).
 `--replay LOG` plays other viewers' messages from a chat log (any format `prepare` reads) at
-their real pace times `--speed`. It is the same `ChannelBrain`, send queue and engine as on
-Twitch, with the same settings (STREAMCHAT_COOLDOWN, STREAMCHAT_JOIN_MESSAGES, ...).
+their real pace times `--speed`. It is the rehearsal of the bot on Twitch, with the same parts:
+`ChannelBrain`, send queue and engine, the `LearningLoop` (moderators' commands, following a
+model home, so a retrain or rollback is picked up while the room runs) and the `Collector`
+(chat goes to data/collected/local/, ready for `python -m trainer retrain`), with the same
+settings (STREAMCHAT_COOLDOWN, ...). `--mod` (or `/mod` in the room) makes you a moderator.
 
 With no model yet it trains a tiny one on the bundled sample (`data/sample/`, a minute or so
 with a progress bar) unless `--no-train` is given, in which case it says how to make one.
@@ -17,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
+import re
 import sys
 import threading
 import time
@@ -24,9 +29,9 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.brain import ChannelBrain, ChatEvent, Outcome, parse_chat_command
+from bot.brain import ChannelBrain, ChatEvent, Outcome, addressed_prompt, parse_chat_command
 from bot.config import EXIT_MODEL, ChannelSettings, load_settings
-from bot.sendqueue import SendQueue
+from bot.sendqueue import Post, SendQueue
 from trainer.errors import StreamchatError
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,10 @@ def register(subparsers) -> None:
                         help="replay other viewers' messages from a chat log (any format `prepare` reads)")
     parser.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1: real time)")
     parser.add_argument("--name", default="you", help="your viewer name in the room (default: you)")
+    parser.add_argument("--mod", action="store_true",
+                        help="be a moderator in the room (moderators' commands; `/mod` and `/unmod` switch it)")
+    parser.add_argument("--no-collect", action="store_true",
+                        help=f"don't collect the room's chat (default: to STREAMCHAT_COLLECT_DIR/{CHANNEL})")
     train = parser.add_mutually_exclusive_group()
     train.add_argument("--train-sample", action="store_true",
                        help="train the tiny sample model now, even if one exists")
@@ -65,20 +74,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.generation import load_generator
+    from bot.learning import LearningLoop
 
     if args.speed <= 0:
         raise StreamchatError(f"--speed must be above 0 (got {args.speed})")
     if args.replay is not None and not args.replay.is_file():
         raise StreamchatError(f"--replay: no file at {args.replay}")
     settings = load_settings(twitch=False, model=False)
-    if args.train_sample:  # the sample model goes to its own place unless --model says otherwise
-        model = args.model or DEFAULT_MODEL
-        explicit = False
-    else:
-        model = args.model or settings.model or DEFAULT_MODEL
-        explicit = args.model is not None or settings.model is not None
-    if args.train_sample or (not _has_model(model) and not explicit and not args.no_train):
+    model = choose_model(args, settings.model)
+    if args.train_sample or (model == DEFAULT_MODEL and not _has_model(model) and not args.no_train):
         train_sample(model, seconds=args.train_seconds)
     elif not _has_model(model):
         raise StreamchatError(
@@ -88,11 +92,37 @@ def run(args: argparse.Namespace) -> int:
             f"or try the bundled sample: python -m bot local --train-sample",
             exit_code=EXIT_MODEL,
         )
-    generator = load_generator(model)
-    room = LocalRoom(generator, settings.behaviour, viewer=args.name, replay=args.replay, speed=args.speed,
-                     interactive=sys.stdin.isatty())
-    asyncio.run(room.run())
+    learning = LearningLoop.from_environment(model, settings.collect_dir)
+    collector = None
+    if settings.collect and not args.no_collect:
+        from bot.collector import Collector
+
+        collector = Collector(settings.collect_dir)
+    room = LocalRoom(learning.generator, settings.channel(CHANNEL), viewer=args.name, replay=args.replay,
+                     speed=args.speed, interactive=sys.stdin.isatty(), learning=learning, collector=collector,
+                     moderator=args.mod)
+    try:
+        asyncio.run(room.run())
+    finally:
+        if collector is not None:
+            collector.close()
     return 0
+
+
+def choose_model(args: argparse.Namespace, configured: Path | None) -> Path:
+    """`--model`, else STREAMCHAT_MODEL when a model is there, else the sample model.
+
+    A STREAMCHAT_MODEL with nothing there yet (`cp .env.example .env` names models/mychannel
+    before it exists) is said and passed over: the room still opens on the sample."""
+    if args.model is not None:
+        return args.model
+    if args.train_sample or configured is None:
+        return DEFAULT_MODEL
+    if _has_model(configured):
+        return configured
+    print(f"(STREAMCHAT_MODEL={configured} has no model yet; using the sample model {DEFAULT_MODEL})",
+          file=sys.stderr)
+    return DEFAULT_MODEL
 
 
 def _has_model(model: Path) -> bool:
@@ -119,7 +149,8 @@ class LocalRoom:
     """One channel in the terminal: your lines and a replayed log in, the bot's posts out."""
 
     def __init__(self, generator, settings: ChannelSettings, *, viewer: str = "you", replay: Path | None = None,
-                 speed: float = 1.0, interactive: bool = True, output=None):
+                 speed: float = 1.0, interactive: bool = True, output=None, learning=None, collector=None,
+                 moderator: bool = False):
         from bot.generation import ModelWorker
 
         self.worker = ModelWorker(generator)
@@ -129,25 +160,39 @@ class LocalRoom:
         self.speed = speed
         self.interactive = interactive
         self.out = output or sys.stdout
+        self.learning = learning
+        self.moderator = moderator
         self.queue = SendQueue(CHANNEL, self._show_post, settings, check=self.worker.check)
-        self.brain = ChannelBrain(CHANNEL, settings, self.worker, self.queue, bot_id="0", bot_login=BOT_NAME)
+        self.brain = ChannelBrain(CHANNEL, settings, self.worker, self.queue, bot_id="0", bot_login=BOT_NAME,
+                                  collector=collector)
+        self.commands = LocalCommands(self, learning) if learning is not None else None
         self._viewer_ids: dict[str, str] = {}
 
     async def run(self) -> None:
+        if self.learning is not None:  # moderators' state, and following a model home
+            self.learning.announce = lambda channel, text: self.queue.submit(Post(text, origin="moderation"))
+            self.learning.attach({CHANNEL: self.brain}, self.worker, self.brain.collector)
         self.queue.start()
         ticker = asyncio.get_running_loop().create_task(self._tick())
         if self.interactive:
             self._say(f"# streamchat local chat room. Type as '{self.viewer}'; `!chat <words>` or `!chat` to ask "
-                      "the bot; Ctrl-D to leave.")
+                      f"the bot (or start with its name: `{BOT_NAME} ...`); `/mod` to act as a moderator; "
+                      "Ctrl-D to leave.")
+        replay = asyncio.get_running_loop().create_task(self._replay()) if self.replay is not None else None
         try:
-            tasks = [self._read_input()]
-            if self.replay is not None:
-                tasks.append(self._replay())
-            await asyncio.gather(*tasks)
+            await self._read_input()
+            if replay is not None:
+                if self.interactive:
+                    replay.cancel()  # Ctrl-D leaves the room, replay or not
+                await asyncio.gather(replay, return_exceptions=self.interactive)
             await self._drain()
         finally:
+            if replay is not None:
+                replay.cancel()
             ticker.cancel()
             await self.queue.close()
+            if self.learning is not None:
+                await self.learning.close()
             self.worker.close()
 
     # ---- input --------------------------------------------------------------------------------
@@ -171,9 +216,13 @@ class LocalRoom:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
+            if text.strip().lower() in ("/mod", "/unmod"):
+                self.moderator = text.strip().lower() == "/mod"
+                self._note(f"you are {'now' if self.moderator else 'no longer'} a moderator")
+                continue
             if not self.interactive:
                 self._say(f"{self.viewer}: {text}")
-            self.hear(self.viewer, text)
+            self.hear(self.viewer, text, moderator=self.moderator)
 
     async def _replay(self) -> None:
         from trainer.ingest.formats import LogProblem, open_log
@@ -191,26 +240,48 @@ class LocalRoom:
             previous = moment if moment is not None else previous
             await asyncio.sleep(gap / self.speed)
             user = (message.user or "viewer").lower()
-            self._say(f"{user}: {message.text}")
-            self.hear(user, message.text)
+            text = unwrap_action(message.text)
+            self._say(f"{user}: {text}")
+            self.hear(user, text)
 
-    def hear(self, user: str, text: str) -> Outcome | None:
+    def user_id(self, user: str) -> str:
+        return self._viewer_ids.setdefault(user.lower(), str(len(self._viewer_ids) + 1))
+
+    def hear(self, user: str, text: str, *, moderator: bool = False) -> Outcome | None:
         """One viewer message into the room (what Twitch's websocket does on the real channel)."""
-        user_id = self._viewer_ids.setdefault(user, str(len(self._viewer_ids) + 1))
-        event = ChatEvent(CHANNEL, str(uuid.uuid4()), user_id, user, text, datetime.now(timezone.utc))
+        event = ChatEvent(CHANNEL, str(uuid.uuid4()), self.user_id(user), user, text, datetime.now(timezone.utc),
+                          moderator=moderator)
+        if self.commands is not None and self.commands.handle(event):
+            return None
         prompt = parse_chat_command(text)
         if prompt is None:
+            addressed = self.brain.settings.answer_name and addressed_prompt(text, BOT_NAME) is not None
+            answered = self.brain.stats[Outcome.ACCEPTED.value]
+            left = self.brain.cooldown_left(event)
             self.brain.observe(event)
+            if addressed and self.brain.stats[Outcome.ACCEPTED.value] == answered:
+                self._quiet(left)
             return None
+        left = self.brain.cooldown_left(event)
         outcome = self.brain.request_chat(event, prompt)
-        if outcome is not Outcome.ACCEPTED:
-            print(f"({BOT_NAME} stays quiet: {outcome.value})", file=sys.stderr)
+        if outcome in (Outcome.COOLDOWN, Outcome.USER_COOLDOWN):
+            self._quiet(left)
+        elif outcome is not Outcome.ACCEPTED:
+            self._note(f"{BOT_NAME} stays quiet: {outcome.value}")
         return outcome
+
+    def _quiet(self, left: float) -> None:
+        """On Twitch a request in a cooldown gets silence; here the room says why."""
+        if left > 0:
+            self._note(f"{BOT_NAME} stays quiet: cooldown {math.ceil(left)} s")
 
     # ---- output -------------------------------------------------------------------------------
 
     async def _show_post(self, text: str, reply_to: str | None) -> None:
         self._say(f"{BOT_NAME}: {text}")
+
+    def _note(self, line: str) -> None:
+        print(f"({line})", file=sys.stderr, flush=True)
 
     def _say(self, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -223,6 +294,8 @@ class LocalRoom:
 
     async def _drain(self) -> None:
         """Wait for answers still being generated or queued (the end of a scripted run)."""
+        if self.commands is not None and self.commands.pending:
+            await asyncio.gather(*self.commands.pending, return_exceptions=True)
         await self.brain.idle()
         while self.queue.pending:
             await asyncio.sleep(0.05)
@@ -237,3 +310,81 @@ def _seconds(message) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def unwrap_action(text: str) -> str:
+    """A `/me` line as chat shows it: the text without IRC's ACTION wrapper."""
+    match = re.fullmatch(r"\x01ACTION (.*?)\x01?", text, re.DOTALL)
+    return match.group(1) if match else text
+
+
+class LocalCommands:
+    """The moderators' and viewers' commands of bot/commands.py, for the terminal: the same
+    names (STREAMCHAT_COMMAND_<KEY>) and the same `LearningLoop` behind them. As on Twitch, a
+    viewer's use of a moderator command is ignored (the room says so)."""
+
+    VIEWERS = ("optout", "optin")
+
+    def __init__(self, room: LocalRoom, learning):
+        from bot.commands import command_names
+
+        self.room = room
+        self.learning = learning
+        self.keys = {name: key for key, name in command_names().items()}
+        self.pending: set[asyncio.Task] = set()  # commands still working (the room waits for them)
+
+    def handle(self, event: ChatEvent) -> bool:
+        """True when `event` was one of the commands (answered in the room)."""
+        head, _, args = event.text.strip().partition(" ")
+        key = self.keys.get(head[1:].lower()) if head.startswith("!") else None
+        if key is None:
+            return False
+        if key not in self.VIEWERS and not event.moderator:
+            self.room._note(f"!{head[1:]} is for moderators; type /mod to act as one")
+            return True
+        self._run(key, args.strip(), event)
+        return True
+
+    def _run(self, key: str, args: str, event: ChatEvent) -> None:
+        """Run the command now (a setting changes before the next line is read); one that waits
+        for the model or the disk answers when it is done."""
+        from bot.commands import ModeratorCommands
+        from bot.settings_store import TUNABLES
+
+        learning, channel = self.learning, CHANNEL
+        work = {
+            "on": lambda: learning.settings.set_posting(channel, True),
+            "off": lambda: learning.settings.set_posting(channel, False),
+            "status": lambda: learning.status(channel),
+            "set": lambda: learning.settings.change(
+                channel, args, f"usage: !{self._name('set')} [{'|'.join([*TUNABLES, 'optinonly'])} <value>]"),
+            "reload": learning.reload,
+            "retrain": lambda: learning.retrain(channel),
+            "rollback": learning.rollback,
+            "block": lambda: learning.privacy.block(channel, args),
+            "unblock": lambda: learning.privacy.unblock(channel, args),
+            "forget": lambda: learning.privacy.forget(channel, self.room.user_id(args.lstrip("@"))),
+            "optout": lambda: learning.privacy.opt_out(event.user_id),
+            "optin": lambda: learning.privacy.opt_in(event.user_id),
+        }[key]
+        if key in ("block", "unblock", "forget") and not args:
+            self._reply(f"usage: !{self._name(key)} {'USER' if key == 'forget' else 'WORD'}", event)
+            return
+        result = work()
+        if not asyncio.iscoroutine(result):
+            self._reply(result, event)
+            return
+
+        async def answer() -> None:
+            self._reply(await ModeratorCommands.guarded(result), event)
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    def _reply(self, text: str | None, event: ChatEvent) -> None:
+        if text:
+            self.room.queue.submit(Post(text, reply_to=event.message_id, origin="moderation"))
+
+    def _name(self, key: str) -> str:
+        return next(name for name, k in self.keys.items() if k == key)

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 async def authorize(settings: Settings, *, port: int = DEFAULT_PORT, broadcaster: bool = True,
                     timeout: float = 600, out=None) -> dict[str, dict]:
     """Serve the OAuth pages until the bot account (and a broadcaster) authorized; return the saved tokens."""
+    import aiohttp
     import twitchio
     from twitchio import web
 
@@ -100,6 +101,10 @@ async def authorize(settings: Settings, *, port: int = DEFAULT_PORT, broadcaster
                 raise StreamchatError(
                     f"Twitch rejected TWITCH_CLIENT_ID / TWITCH_CLIENT_SECRET ({error.status}); check them at "
                     "https://dev.twitch.tv/console/apps", exit_code=EXIT_TWITCH) from None
+            except (aiohttp.ClientConnectionError, OSError) as error:  # as `bot run` says it
+                raise StreamchatError(
+                    f"cannot reach Twitch ({error}); check the network, or TWITCH_API_URL / TWITCH_AUTH_URL",
+                    exit_code=EXIT_TWITCH) from None
             await adapter.run()
             base = f"http://localhost:{port}/oauth?scopes="
             print(

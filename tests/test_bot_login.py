@@ -8,6 +8,9 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import aiohttp
 
@@ -55,3 +58,19 @@ def test_login_saves_the_bot_and_broadcaster_tokens_privately(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert f"TWITCH_BOT_ID={bot_id}" in printed and "oauth/callback" in printed
     assert not any(entry["token"] in printed or entry["refresh"] in printed for entry in on_disk.values())
+
+
+def test_login_without_network_is_one_line_and_exit_3(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on: Twitch is unreachable
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWITCH_", "STREAMCHAT_"))}
+    env.update(TWITCH_CLIENT_ID="x", TWITCH_CLIENT_SECRET="y", TWITCH_AUTH_URL=f"http://127.0.0.1:{closed}/",
+               TWITCH_API_URL=f"http://127.0.0.1:{closed}/helix/", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "bot", "login", "--port", str(port)], capture_output=True,
+                            text=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.strip().startswith("error: cannot reach Twitch") and len(result.stderr.splitlines()) == 1

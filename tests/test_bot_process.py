@@ -121,7 +121,8 @@ def test_local_mode_driven_by_a_script(tmp_path, tiny_checkpoint):
     assert lines[0] == "you: hello everyone pawsHi" and "you: that was fun" in lines
     answers = [line for line in lines if line.startswith("streamchat: ")]
     assert len(answers) == 2 and answers[0].startswith("streamchat: what a great")
-    assert not (tmp_path / "data" / "collected").exists()  # local mode collects nothing
+    collected = list((tmp_path / "data" / "collected" / "local").glob("*.jsonl"))  # rehearsing the learning loop
+    assert len(collected) == 1 and "hello everyone pawsHi" in collected[0].read_text()
 
 
 def test_local_mode_replays_a_log_and_joins_in(tmp_path, tiny_checkpoint):

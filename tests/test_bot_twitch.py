@@ -386,3 +386,36 @@ def test_an_unreadable_model_is_a_clear_error(tmp_path, tiny_checkpoint):
         with pytest.raises(StreamchatError) as caught:
             load_generator(path)
         assert caught.value.exit_code == 4 and expected in str(caught.value)
+
+
+def test_the_bot_answers_its_name_like_chat(tmp_path, generator):
+    from fake_twitch import BOT_LOGIN
+
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = {**bot_environment(fake, tmp_path), "STREAMCHAT_USER_COOLDOWN": "30", "STREAMCHAT_COOLDOWN": "0"}
+            async with RunningBot(env, generator) as bot:
+                asked = await fake.chat("streamer", "alice", f"@{BOT_LOGIN} what do you think")
+                named = await fake.chat("streamer", "bob", f"{BOT_LOGIN.upper()}, is this good")
+                await fake.chat("streamer", "carol", f"i think {BOT_LOGIN} is fine")  # not at the start
+                await fake.chat("streamer", "alice", f"@{BOT_LOGIN} again so soon")  # alice's cooldown
+                await fake.wait_until(lambda: len(fake.accepted()) >= 2, 20, "two answers")
+                await asyncio.sleep(1.0)
+                for brain in bot.brains.values():
+                    await brain.idle()
+                replies = {s.reply_to: s for s in fake.accepted()}
+                assert set(replies) == {asked, named}
+                assert replies[asked].text.startswith("what do you think")
+                assert replies[named].text.startswith("is this good")
+                assert bot.brains["streamer"].stats[Outcome.USER_COOLDOWN.value] == 1
+                for reply in replies.values():
+                    assert_safe(reply.text, {"alice", "bob"})
+
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            env = {**bot_environment(fake, tmp_path / "off"), "STREAMCHAT_ANSWER_NAME": "0"}
+            async with RunningBot(env, generator):
+                await fake.chat("streamer", "alice", f"@{BOT_LOGIN} what do you think")
+                await asyncio.sleep(2.0)
+                assert not fake.accepted()
+
+    asyncio.run(scenario())

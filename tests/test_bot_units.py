@@ -60,7 +60,7 @@ def test_settings_from_environment_with_per_channel_override():
     settings = load_settings(env, dotenv=None)
     assert settings.channels == ["somechannel", "other_channel"]
     assert settings.behaviour.cooldown == 7
-    assert settings.channel("somechannel").join_messages == 60
+    assert settings.channel("somechannel").join_messages == ChannelSettings().join_messages == 150  # the default
     assert settings.channel("other_channel").join_messages == 0
     assert settings.channel("other_channel").cooldown == 7
     assert settings.extra_bots == {"mybot", "another"}

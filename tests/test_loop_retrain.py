@@ -33,8 +33,10 @@ MARKERS = {
 
 
 def sample_texts(checkpoint: Path) -> list[str]:
-    """The prepared sample the tiny checkpoint was trained on (its card names the folder)."""
-    data = Path(load_card(checkpoint)["data"]["dir"])
+    """The prepared sample the tiny checkpoint was trained on (where the fixture prepared it; the
+    card names it only by a hash, the folder being outside the working one)."""
+    data = checkpoint.parent / "data"
+    assert Path(load_card(checkpoint)["data"]["dir"]).name == data.name
     texts = [r.text for r in read_records(data / "train.jsonl")]
     texts += [r.text for r in read_records(data / "valid.jsonl")]
     return texts
@@ -246,3 +248,31 @@ def test_privacy_holds_when_the_collect_folder_is_prepared_or_added_with_also(co
     (collected / privacy.POLICY_FILE).write_text("{not json", encoding="utf-8")
     with pytest.raises(StreamchatError, match="no message survived"):
         prepare([collected], tmp_path / "closed", progress=False)
+
+
+def test_the_home_remembers_its_corpus_and_retrain_uses_it_by_default(tiny_checkpoint, collected, tmp_path):
+    from trainer.loop.retrain import corpora_to_use, sized_max_time
+
+    corpus = tiny_checkpoint.parent / "data"  # what the fixture trained the checkpoint on
+    home_dir = tmp_path / "models" / "adopted"
+    result = subprocess.run([sys.executable, "-m", "trainer", "home", str(home_dir), "--adopt", str(tiny_checkpoint),
+                             "--corpus", str(corpus)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"retrains also learn from: {corpus.resolve()}" in result.stdout
+    home = ModelHome(home_dir)
+    assert home.corpora() == [corpus.resolve()]
+    assert corpora_to_use(home, RetrainOptions(collected=collected)) == [corpus.resolve() / "train.jsonl",
+                                                                         corpus.resolve() / "valid.jsonl"]
+    assert corpora_to_use(home, RetrainOptions(collected=collected, only_collected=True)) == []
+
+    status = retrain(home.path, RetrainOptions(collected=collected, max_steps=2, samples=0, margin=1.0,
+                                               progress=False))
+    sample_messages = len(list(read_records(corpus / "train.jsonl")))
+    assert status["figures"]["corpus"]["train_messages"] > sample_messages  # old and new chat together
+    assert "max_time" not in status["figures"]  # --max-steps given: no time budget is sized
+
+    # The default budget follows the data: a few passes at the current version's speed, within bounds.
+    seconds = sized_max_time(corpus, home.current_dir())
+    assert 60 <= seconds <= 900
+    assert sized_max_time(corpus, None) == pytest.approx(min(900, max(60, 3 * sum(
+        len(r.text) + 1 for r in read_records(corpus / "train.jsonl")) * 0.45 / 10_000)), abs=1)

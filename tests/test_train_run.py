@@ -10,6 +10,7 @@ from train_corpus import EMOTES, write_corpus
 
 from trainer.model.chatformat import encode_stream
 from trainer.model.checkpoint import load_card, load_fingerprints
+from trainer.model.modelcard import shareable_path
 from trainer.model.train import train
 
 pytestmark = pytest.mark.slow
@@ -86,7 +87,7 @@ def test_init_from_continues_with_the_same_tokenizer(corpus, trained, tmp_path):
     out = train(corpus, tmp_path / "continued", init_from=trained, max_steps=10, progress=False)
     assert (out / "tokenizer.json").read_text() == (trained / "tokenizer.json").read_text()
     card = load_card(out)
-    assert card["training"]["init_from"] == str(trained) and card["block_size"] == 64
+    assert card["training"]["init_from"] == shareable_path(trained) and card["block_size"] == 64
 
 
 def test_the_tiny_checkpoint_fixture_is_a_checkpoint(tiny_checkpoint):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from trainer.errors import StreamchatError
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     "trainer.evaluation.evaluate",
     "trainer.engine.generate",
     "trainer.loop.retrain",
+    "trainer.model.publish",
 )
 
 
@@ -37,11 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PlainFormatter(logging.Formatter):
+    """What people read without -v: the message alone, `warning: ...` for a problem."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Debug logging with times and module names under -v; otherwise streamchat's own messages
+    and every library's warnings, with their routine notices and inner progress bars silenced
+    (transformers and huggingface_hub read these variables when they are first imported)."""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PlainFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    for library in ("accelerate", "httpx", "httpx2", "httpcore", "urllib3", "filelock"):
+        logging.getLogger(library).setLevel(logging.WARNING)
 
 
 def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, *, no_command: int = 2) -> int:

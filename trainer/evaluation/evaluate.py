@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.evaluation.baselines import texts_by_stream
-from trainer.evaluation.report import format_report
+from trainer.evaluation.report import format_report, verdict
 from trainer.errors import StreamchatError
 from trainer.corpus.prepared import load_prepared
 from trainer.corpus.records import ChatRecord
@@ -47,6 +47,8 @@ CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
 SAMPLING = {"temperature": 1.0, "top_p": 0.95, "top_k": 0}
 MAX_NEW_TOKENS = 40
 PRINTED_SAMPLES = 12
+DEFAULT_SAMPLES = 1000  # per draw: the README's figures are draws of 1,000 messages
+EVAL_PLOT = "eval.png"
 LOGITS_BUDGET = 64 * 1024 * 1024  # floats of logits per forward batch (256 MB)
 
 
@@ -345,7 +347,7 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
     model_generate's (it changes the random stream, not what is measured)."""
     from trainer.evaluation.baselines import MarkovChain
     from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
-    from trainer.evaluation.genmetrics import generation_metrics
+    from trainer.evaluation.genmetrics import generation_metrics, words_histogram
 
     if training_set is None:
         training_set = FingerprintSet.from_texts(corpus.train_texts)
@@ -374,6 +376,10 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
         outputs["markov"] = [chain.generate(context) for context in contexts]
         metrics["markov"].append(generation_metrics(outputs["markov"], training=training_set, **common))
         if draw_seed == seed:
+            # words per message of each generator and of the real messages (eval.png's histograms)
+            generation["words_histograms"] = {
+                name: words_histogram(texts).tolist() for name, texts in {**outputs, "real": real}.items()
+            }
             examples = [
                 {"context": contexts[i][-3:], "real": real[i], **{name: out[i] for name, out in outputs.items()}}
                 for i in range(min(PRINTED_SAMPLES, len(places)))
@@ -389,7 +395,24 @@ def evaluate(model_dir: Path, data_dir: Path, *, samples: int = 200, progress: b
     loaded = load_model(model_dir)  # first: a wrong model dir fails before any slow work
     corpus = read_corpus(data_dir)
     figures = _evaluate(corpus, samples=samples, seed=seed, loaded=loaded, progress=progress, draws=draws)
-    return {"model_dir": str(model_dir), "data_dir": str(data_dir), **figures}
+    result = {"model_dir": str(model_dir), "data_dir": str(data_dir), **figures}
+    result["verdict"] = verdict(result)
+    return result
+
+
+def record_evaluation(model_dir: Path, result: dict) -> None:
+    """Keep the headline figures beside the model and show them in its model card (README.md);
+    a folder that can't be written (read-only, shared) is left as it is."""
+    from trainer.model.checkpoint import load_card
+    from trainer.model.modelcard import EVALUATION_FILE, evaluation_summary, write_model_card
+    from trainer.fsutil import write_json_atomic
+
+    summary = evaluation_summary(result)
+    try:
+        write_json_atomic(Path(model_dir) / EVALUATION_FILE, summary)
+        write_model_card(Path(model_dir), load_card(model_dir), summary)
+    except OSError as error:
+        logger.warning("could not record the figures in %s (%s)", model_dir, error)
 
 
 def evaluate_baselines(data_dir: Path, *, samples: int = 200, seed: int = 0, draws: int = 1) -> dict:
@@ -412,11 +435,16 @@ def register(subparsers) -> None:
     parser.add_argument("model_dir", metavar="MODEL_DIR", type=Path, help="a checkpoint written by `train`")
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="a corpus written by `prepare`")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures to this JSON file")
-    parser.add_argument("--samples", type=int, default=200, metavar="N", help="generated messages per generator (0: skip)")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                        help=f"generated messages per generator (default {DEFAULT_SAMPLES}, as in the README's "
+                             "figures; 0: skip)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the places sampled and the sampling")
     parser.add_argument("--draws", type=int, default=1, metavar="K",
                         help="average the generation metrics over K draws (seeds SEED..SEED+K-1): one draw of "
                              "1,000 messages moves the realism AUC by about 0.03")
+    parser.add_argument("--plot", type=Path, nargs="?", const=Path(), metavar="PNG",
+                        help="draw the figures (bits/char, realism, invented words, message lengths) to PNG "
+                             f"(default MODEL_DIR/{EVAL_PLOT})")
     parser.set_defaults(func=run)
 
 
@@ -427,6 +455,13 @@ def run(args: argparse.Namespace) -> int:
         raise StreamchatError("--draws must be 1 or more")
     result = evaluate(args.model_dir, args.data, samples=args.samples, seed=args.seed, draws=args.draws)
     print(format_report(result))
+    record_evaluation(args.model_dir, result)
+    if args.plot is not None:
+        from trainer.evaluation.plot import plot_evaluation
+
+        out = args.model_dir / EVAL_PLOT if args.plot == Path() else args.plot
+        plot_evaluation(result, out)
+        print(f"figures drawn to {out}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

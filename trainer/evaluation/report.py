@@ -1,6 +1,70 @@
-"""`evaluate`'s figures as a table for people: bits per char, generation metrics, samples."""
+"""`evaluate`'s figures as a table for people: bits per char, generation metrics, samples, and
+a one-sentence verdict against the baselines."""
 
 from __future__ import annotations
+
+import math
+import statistics
+
+# One draw of 1,000 messages moves the realism AUC by about this much (README, "Measured");
+# fewer messages move it more (as 1/sqrt(n)), the mean of K draws less (as 1/sqrt(K)).
+REALISM_SPREAD_AT_1000 = 0.03
+BPC_TIE = 0.01  # bits/char within 1 % of the 5-gram's is a tie
+
+
+def realism_spread(generation: dict, name: str) -> tuple[float, str]:
+    """(how much one draw's realism AUC moves, how that was found): measured between draws when
+    there are several, else the README's figure scaled to the number of messages."""
+    draws = [v for v in (generation.get(name) or {}).get("realism_auc_draws") or [] if v is not None]
+    if len(draws) > 1:
+        return statistics.stdev(draws), f"measured over {len(draws)} draws"
+    samples = max(1, generation.get("samples") or 1000)
+    return REALISM_SPREAD_AT_1000 * math.sqrt(1000 / samples), f"expected for one draw of {samples:,}"
+
+
+def verdict(result: dict) -> str:
+    """One sentence: better or worse than the 5-gram and the Markov bot, beyond the noise or
+    not, and what to do next."""
+    bpc = result.get("bits_per_char") or {}
+    generation = result.get("generation") or {}
+    parts, advice = [], []
+    if bpc.get("model") is not None and bpc.get("char_5gram"):
+        change = bpc["model"] / bpc["char_5gram"] - 1
+        if abs(change) < BPC_TIE:
+            parts.append(f"the model predicts held-out chat as well as the 5-gram ({change:+.1%})")
+        elif change < 0:
+            parts.append(f"the model predicts held-out chat {-change:.1%} better than the 5-gram")
+        else:
+            parts.append(f"the model predicts held-out chat {change:.1%} worse than the 5-gram")
+            advice.append("train longer (--max-time) or on more chat")
+    model, markov = generation.get("model") or {}, generation.get("markov") or {}
+    if model.get("realism_auc") is not None and markov.get("realism_auc") is not None:
+        draws = max(1, generation.get("draws") or 1)
+        spread = max(realism_spread(generation, "model")[0], realism_spread(generation, "markov")[0])
+        noise = spread * math.sqrt(2 / draws)
+        gap = model["realism_auc"] - markov["realism_auc"]
+        figures = f"realism {model['realism_auc']:.3f} vs {markov['realism_auc']:.3f}"
+        if abs(gap) <= noise:
+            parts.append(f"its messages are as hard to tell from real chat as the Markov bot's ({figures}, "
+                         f"within the draw-to-draw noise of ±{noise:.3f})")
+            if draws == 1:
+                advice.append("use --draws 5 to separate them")
+        elif gap < 0:
+            parts.append(f"its messages are harder to tell from real chat than the Markov bot's ({figures}, "
+                         f"beyond the noise of ±{noise:.3f})")
+        else:
+            parts.append(f"the Markov bot's messages pass for real chat better ({figures}, beyond the noise "
+                         f"of ±{noise:.3f})")
+            advice.append("train longer (--max-time) or on more chat")
+        invented, real_invented = model.get("invented_rate"), model.get("real_invented_rate")
+        if invented is not None and real_invented is not None and invented > real_invented + noise:
+            parts.append(f"it invents words in {invented:.0%} of its messages (real chat {real_invented:.0%})")
+    if not parts:
+        return ""
+    sentence = "; ".join(parts)
+    advice = list(dict.fromkeys(advice))
+    ending = f": {' and '.join(advice)}." if advice else "."
+    return f"Verdict: {sentence}{ending}"
 
 
 def format_report(result: dict) -> str:
@@ -46,9 +110,13 @@ def format_report(result: dict) -> str:
             for name in names:
                 each = " / ".join(f"{v:.3f}" for v in generation[name]["realism_auc_draws"] if v is not None)
                 lines.append(f"  realism AUC of each draw, {name}: {each}")
+        spread, how = realism_spread(generation, names[0])
+        lines.append(f"  realism AUC moves by about ±{spread:.3f} from draw to draw ({how})")
     for i, example in enumerate(result.get("examples", []), 1):
         lines.append(f"--- sample {i}: ... {' | '.join(example['context'])}")
         for name in ("real", "model", "markov"):
             if name in example:
                 lines.append(f"    {name + ':':<8}{example[name]}")
+    if result.get("verdict"):
+        lines.append(result["verdict"])
     return "\n".join(lines)

@@ -6,6 +6,8 @@
         current -> versions/20261128-120512      the version in use
         history.json                versions in the order they became current (for rollback)
         status.json                 the last (or running) retrain: stage, outcome, reason, figures
+        corpus.json                 the prepared corpora the home was adopted or first trained from
+                                    (retrains train on them with the collected chat)
         retrain.lock                held while a retrain runs: {"pid", "started", ...}
         retrain.log                 the output of retrains started in the background
         work/                       a running retrain's corpus and candidate (never loaded)
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"
+CORPUS_FILE = "corpus.json"
 STATUS_FILE = "status.json"
 LOCK_FILE = "retrain.lock"
 LOG_FILE = "retrain.log"
@@ -246,6 +249,15 @@ class ModelHome:
             self._write_history([v for v in self.history() if v not in doomed])
         return doomed
 
+    # -- the corpus it learned from
+
+    def corpora(self) -> list[Path]:
+        """The prepared corpora this home remembers (absolute paths; this machine only)."""
+        return [Path(p) for p in read_json(self.path / CORPUS_FILE, {}).get("corpora", [])]
+
+    def remember_corpora(self, corpora: list[Path]) -> None:
+        write_json_atomic(self.path / CORPUS_FILE, {"corpora": [str(Path(p).resolve()) for p in corpora]})
+
     # -- retrain status
 
     def read_status(self) -> dict:
@@ -277,6 +289,12 @@ class ModelHome:
             lines.append(f" {mark} {version}  {metrics}")
         if current is None:
             lines.append("   (no current version)")
+        if len({_card_metrics(self.version_dir(v)).split(" on ")[-1] for v in self.versions()}) > 1:
+            lines.append("   (figures on different chat don't compare: a retrain measures the candidate and the "
+                         "current version on the same fresh chat, in the last retrain's line)")
+        corpora = self.corpora()
+        if corpora:
+            lines.append(f"retrains also learn from: {', '.join(str(p) for p in corpora)}")
         status = self.read_status()
         if status:
             lines.append(f"last retrain: {format_status(status)}")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from trainer.errors import StreamchatError
 from trainer.fsutil import process_start_ticks, write_json_atomic
-from trainer.corpus.records import utc_now
+from trainer.corpus.records import TRAIN_FILE, VALID_FILE, utc_now
 from trainer.loop.home import DEFAULT_KEEP, RETRAIN_CARD, ModelHome
 from trainer.model.checkpoint import resolve_model
 from trainer.model.presets import PRESET_CHOICES
@@ -38,7 +38,11 @@ from trainer.model.train import finite_float
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_TIME = 900.0  # seconds of training; a retrain started from chat should end the same stream
+MAX_TIME_CAP = 900.0  # seconds of training at most by default; a retrain started from chat should end the same stream
+MIN_MAX_TIME = 60.0
+RETRAIN_EPOCHS = 3.0  # the default budget: about this many passes over the retrain corpus
+FALLBACK_TOKENS_PER_SECOND = 10_000.0  # when the current version's card doesn't say (README, "Measured")
+FALLBACK_TOKENS_PER_CHAR = 0.45
 DEFAULT_SAMPLES = 100  # generated messages per model for the generation checks
 VALID_FRACTION = 0.1
 MIN_VALID = 200
@@ -259,7 +263,8 @@ class RetrainOptions:
     also: tuple[Path, ...] = ()
     from_scratch: bool = False
     preset: str = "auto"
-    max_time: float | None = DEFAULT_MAX_TIME
+    max_time: float | None = None  # None: sized from the data (sized_max_time); 0: the preset's epochs
+    only_collected: bool = False  # leave out the corpora the home remembers
     max_steps: int | None = None
     margin: float = 0.0
     samples: int = DEFAULT_SAMPLES
@@ -296,10 +301,17 @@ def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
         shutil.rmtree(home.work_dir, ignore_errors=True)
         work.mkdir(parents=True)
 
-        figures["corpus"] = build_corpus(options.collected, list(options.also), work, progress=options.progress)
+        also = corpora_to_use(home, options)
+        figures["corpus"] = build_corpus(options.collected, also, work, progress=options.progress)
         data_dir = work / "data"
 
         current_dir = home.current_dir()
+        max_time = options.max_time
+        if max_time is None and not options.max_steps:
+            max_time = sized_max_time(data_dir, current_dir)
+            figures["max_time"] = max_time
+            home.write_status(max_time=max_time)
+        max_time = max_time or None
         init_from = None
         if current_dir is not None and not options.from_scratch:
             init_from = current_dir
@@ -310,7 +322,7 @@ def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
 
         home.write_status(stage="training", stage_started=utc_now())
         candidate = train(
-            data_dir, work / "candidate", preset=options.preset, max_time=options.max_time,
+            data_dir, work / "candidate", preset=options.preset, max_time=max_time,
             max_steps=options.max_steps, init_from=init_from, progress=options.progress,
         )
 
@@ -352,6 +364,44 @@ def retrain(home_path: str | Path, options: RetrainOptions) -> dict:
         shutil.rmtree(home.work_dir, ignore_errors=True)
         lock.release()
     return status
+
+
+def corpora_to_use(home: ModelHome, options: RetrainOptions) -> list[Path]:
+    """`--also` and, unless `only_collected`, the corpora the home remembers: a streamer expects
+    the old chat and the new together. The first corpora given to a home that remembers none
+    are remembered."""
+    also = [Path(p) for p in options.also]
+    remembered = home.corpora()
+    if not remembered and also:
+        home.remember_corpora(also)
+    if options.only_collected:
+        return also
+    for corpus in remembered:
+        if not corpus.exists():
+            logger.warning("the corpus %s that %s remembers is gone; retraining without it", corpus, home.path)
+        elif all(corpus.resolve() != p.resolve() for p in also):
+            also.append(corpus)
+    # a prepared corpus is its two splits (not its stats.json); both are training data here:
+    # the retrain holds out fresh collected chat for validation
+    return [split for p in also for split in ([p / TRAIN_FILE, p / VALID_FILE] if (p / TRAIN_FILE).is_file() else [p])
+            if split.exists()]
+
+
+def sized_max_time(data_dir: Path, current_dir: Path | None) -> float:
+    """The default training budget: about RETRAIN_EPOCHS passes over the corpus at the speed the
+    current version trained at, between MIN_MAX_TIME and MAX_TIME_CAP seconds."""
+    from trainer.corpus.prepared import load_prepared
+    from trainer.fsutil import read_json
+    from trainer.model.checkpoint import CARD_FILE
+
+    chars = sum(len(r.text) + 1 for r in load_prepared(data_dir).train)
+    card = read_json(current_dir / CARD_FILE, {}) if current_dir is not None else {}
+    data, training = (card or {}).get("data") or {}, (card or {}).get("training") or {}
+    per_char = (data["train_tokens"] / data["train_chars"]) if data.get("train_tokens") and data.get("train_chars") \
+        else FALLBACK_TOKENS_PER_CHAR
+    speed = training.get("tokens_per_second") or FALLBACK_TOKENS_PER_SECOND
+    seconds = RETRAIN_EPOCHS * chars * per_char / speed
+    return float(round(min(MAX_TIME_CAP, max(MIN_MAX_TIME, seconds))))
 
 
 def _strip_run_files(checkpoint: Path) -> None:
@@ -404,7 +454,7 @@ def run_retrain(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     options = RetrainOptions(
         collected=args.collected, also=tuple(args.also), from_scratch=args.from_scratch,
-        preset=args.preset, max_time=args.max_time or None, max_steps=args.max_steps,
+        preset=args.preset, max_time=args.max_time, max_steps=args.max_steps, only_collected=args.only_collected,
         margin=args.margin, samples=args.samples, keep=args.keep, progress=not args.no_progress,
     )
     status = retrain(args.home, options)
@@ -429,12 +479,26 @@ def run_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def trained_on(card: dict) -> Path | None:
+    """The prepared corpus a checkpoint was trained on, when it is still where the card says
+    (a path relative to the folder the training ran in)."""
+    recorded = (card.get("data") or {}).get("dir")
+    if not recorded:
+        return None
+    path = Path(recorded)
+    return path if (path / TRAIN_FILE).is_file() else None
+
+
 def run_home(args: argparse.Namespace) -> int:
     home = ModelHome(args.home)
     if args.adopt is not None:
         from trainer.model.checkpoint import verify_checkpoint
 
-        verify_checkpoint(args.adopt)  # a clear error for anything but a checkpoint that loads
+        card = verify_checkpoint(args.adopt)  # a clear error for anything but a checkpoint that loads
+        corpus = args.corpus or trained_on(card)
+        if args.corpus is not None and not (args.corpus / TRAIN_FILE).is_file():
+            raise StreamchatError(f"--corpus {args.corpus} is not a prepared corpus (no {TRAIN_FILE}); "
+                                  "point it at a folder `python -m trainer prepare` wrote")
         with home.lock():
             version = home.add_version(args.adopt, move=False)
             try:
@@ -443,7 +507,11 @@ def run_home(args: argparse.Namespace) -> int:
                 shutil.rmtree(home.version_dir(version), ignore_errors=True)
                 raise
             home.promote(version, keep=args.keep)
+            if corpus is not None:
+                home.remember_corpora([corpus])
         print(f"adopted {args.adopt} as version {version} (current)")
+        if corpus is None:
+            print("its training corpus was not found: give it with --corpus DIR so retrains learn from it too")
     elif not home.path.exists():
         raise StreamchatError(f"no model home at {args.home}; create one with --adopt MODEL_DIR or a retrain.")
     print(home.describe())
@@ -465,8 +533,13 @@ def register(subparsers) -> None:
                         help="train a new model with a new tokenizer instead of continuing the current one")
     parser.add_argument("--preset", default="auto", choices=PRESET_CHOICES,
                         help="model size when starting from scratch (default auto)")
-    parser.add_argument("--max-time", type=finite_float, default=DEFAULT_MAX_TIME, metavar="S",
-                        help=f"training time budget in seconds (default {DEFAULT_MAX_TIME:.0f}; 0 = the preset's epochs)")
+    parser.add_argument("--only-collected", action="store_true",
+                        help="leave out the corpus the home was adopted or first trained from (default: "
+                             "retrains learn from it and the collected chat together)")
+    parser.add_argument("--max-time", type=finite_float, default=None, metavar="S",
+                        help=f"training time budget in seconds (default: about {RETRAIN_EPOCHS:g} passes over the "
+                             f"corpus at the current version's speed, {MIN_MAX_TIME:.0f}-{MAX_TIME_CAP:.0f} s; "
+                             "0 = the preset's epochs)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop training after this many optimizer steps")
     parser.add_argument("--margin", type=finite_float, default=0.0, metavar="X",
                         help="promote a candidate up to this fraction worse in bits per char (default 0)")
@@ -486,6 +559,9 @@ def register(subparsers) -> None:
     parser.add_argument("home", type=Path, help="the model home, models/<name>")
     parser.add_argument("--adopt", type=Path, metavar="MODEL_DIR",
                         help="copy a trained checkpoint in as a new version and make it current")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help="with --adopt: the prepared corpus it was trained on, which retrains learn from "
+                             "with the collected chat (default: the one its card names, when it is there)")
     parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"versions to keep (default {DEFAULT_KEEP})")
     parser.set_defaults(func=run_home)
 

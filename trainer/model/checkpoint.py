@@ -4,6 +4,7 @@
       config.json, generation_config.json, model.safetensors    AutoModelForCausalLM
       tokenizer.json, tokenizer_config.json, ...                 AutoTokenizer
       streamchat.json                                            the card (below)
+      README.md                                                  the model card (trainer/model/modelcard.py)
       training_messages.u64                                      trainer/corpus/fingerprints.py
       metrics.jsonl, loss.png                                    the training run, when trained here
 
@@ -33,6 +34,7 @@ from trainer.model.chatformat import BOUNDARY
 from trainer.errors import StreamchatError
 from trainer.fsutil import fsync_dir, fsync_tree
 from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
+from trainer.model.modelcard import generation_config, shareable_path, shareable_sources, write_model_card
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +121,14 @@ def save_checkpoint(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
+        # what transformers' own tools read: the bot's sampling (pipeline() samples as the bot
+        # does) and the longest input the model's positions allow
+        model.generation_config = generation_config(model)
+        tokenizer.model_max_length = model.config.n_positions
+        tokenizer.truncation_side = "left"  # a prompt too long for the model keeps its most recent chat
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        full_card = new_card()
-        full_card.update(card)
-        full_card["boundary"] = BOUNDARY
+        full_card = shareable_card({**new_card(), **card, "boundary": BOUNDARY})
         (tmp / CARD_FILE).write_text(json.dumps(full_card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if fingerprints is not None:
             fingerprints.save(tmp / FINGERPRINT_FILE)
@@ -133,12 +138,28 @@ def save_checkpoint(
         for name in keep:
             if (out_dir / name).exists():
                 os.replace(out_dir / name, tmp / name)
+        write_model_card(tmp, full_card)
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     logger.info("checkpoint saved to %s", out_dir)
     return out_dir
+
+
+def shareable_card(card: dict) -> dict:
+    """The card with every path made shareable (trainer/model/modelcard.py): a published
+    checkpoint must not show the trainer's file system."""
+    data, training = dict(card.get("data") or {}), dict(card.get("training") or {})
+    if "dir" in data:
+        data["dir"] = shareable_path(data["dir"])
+    if "sources" in data:
+        data["sources"] = shareable_sources(data["sources"])
+    for key in ("init_from", "base_model"):
+        value = training.get(key)
+        if value and (Path(value).is_absolute() or Path(value).exists()):  # a folder, not a hub name
+            training[key] = shareable_path(value)
+    return {**card, "data": data, "training": training}
 
 
 def recover_interrupted_save(model_dir: str | Path) -> bool:

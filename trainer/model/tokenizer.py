@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import re
+import sys
 from collections.abc import Iterable, Sequence
 
 from trainer.model.chatformat import BOUNDARY
@@ -143,7 +144,7 @@ def train_tokenizer(
         min_frequency=2,
         special_tokens=[BOUNDARY],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=progress,
+        show_progress=progress and sys.stderr.isatty(),  # piped, its bars are only blank lines
     )
     tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
     tokenizer = with_emotes(tokenizer, emotes)

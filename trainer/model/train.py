@@ -40,6 +40,7 @@ RUN_FILE = "run.json"  # inside RUN_DIR: what the run was asked for (a resumed r
 METRICS_FILE = "metrics.jsonl"
 LOSS_PLOT = "loss.png"
 MIN_TRAIN_MESSAGES = 200
+SAMPLE_BLOCKS = 256  # training blocks decoded to measure the training data's tokens per character
 FINETUNE_LR_SCALE = 0.25  # a pretrained model (base GPT-2, init_from) is tuned at a quarter of the rate
 
 
@@ -395,7 +396,8 @@ def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, ma
     from trainer.model.precision import choose_precision, pick_device
     from trainer.model.presets import count_parameters
     from trainer.model.fitting import (
-        callback_classes, elapsed_in, final_metrics, fit, make_trainer, plot_losses, training_arguments,
+        BitsPerChar, callback_classes, elapsed_in, evenly_spaced, final_metrics, fit, make_trainer, plot_losses,
+        progress_class, tokens_per_char, training_arguments,
     )
 
     set_seed(seed)
@@ -414,6 +416,7 @@ def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, ma
     chosen = _final_preset(start, choices.base_model, len(train_ids), device)
     blocks = _pack(tokenizer, train_ids, valid_records, chosen, data_dir)
     model = start.model if start.model is not None else _new_model(chosen, tokenizer, device)
+    _quiet_tied_model(model)
     n_params = count_parameters(model)
     logger.info(
         "%s preset: %d parameters, vocabulary %d, %d training tokens in %d blocks of %d, %d validation blocks",
@@ -427,9 +430,16 @@ def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, ma
     metrics_path = run_dir / METRICS_FILE
     args = training_arguments(chosen, run_dir, max_steps=max_steps, max_time=max_time,
                                bf16=precision_used[0] == "bf16", device=device, progress=progress, seed=seed)
-    callbacks = [budget, MetricsLog(metrics_path, budget, chosen.batch_size * chosen.block_size)]
+    units = BitsPerChar(tokens_per_char(tokenizer, evenly_spaced(blocks.train_blocks, SAMPLE_BLOCKS)),
+                        tokens_per_char(tokenizer, evenly_spaced(blocks.valid_blocks, chosen.eval_blocks)))
+    steps_per_epoch = len(blocks.train_blocks) // (chosen.batch_size * args.world_size)
+    callbacks = [budget, MetricsLog(metrics_path, budget, chosen.batch_size * chosen.block_size, units),
+                 progress_class()(budget, units, steps_per_epoch, max_steps=max_steps, show_bar=progress)]
     trainer = make_trainer(model, chosen, blocks.train_blocks, blocks.valid_blocks, args, budget, callbacks, progress)
-    result, train_seconds = fit(trainer, resume_from, chosen.name, device)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm():  # log lines above the progress bar, not through it
+        result, train_seconds = fit(trainer, resume_from, chosen.name, device)
 
     # ---- metrics, card, checkpoint
     valid_loss, bits_per_char = final_metrics(trainer, tokenizer, blocks.valid_blocks, chosen.block_size)
@@ -441,15 +451,40 @@ def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, ma
         valid_loss=valid_loss, bits_per_char=bits_per_char,
     )
     if trainer.is_world_process_zero():
-        plot_losses(metrics_path, run_dir / LOSS_PLOT)
+        plot_losses(metrics_path, run_dir / LOSS_PLOT, card["training"]["best_step"])
         save_checkpoint(
             trainer.model, tokenizer, card, out_dir, FingerprintSet.from_texts(train_texts),
             extra_files={METRICS_FILE: metrics_path, LOSS_PLOT: run_dir / LOSS_PLOT},
         )
     trainer.accelerator.wait_for_everyone()  # other processes return once the checkpoint exists
-    logger.info("trained %s in %.0f s: validation loss %.3f, ~%.3f bits/char -> %s",
-                chosen.name, train_seconds, valid_loss, bits_per_char, out_dir)
+    if trainer.is_world_process_zero():
+        logger.info("%s", summary(card, out_dir))
     return out_dir
+
+
+def summary(card: dict, out_dir: Path) -> str:
+    """A few lines for people: what was trained, how well, where it went."""
+    training, data = card["training"], card["data"]
+    best = f", kept the weights of step {training['best_step']}" if training.get("best_step") else ""
+    return "\n".join([
+        f"trained the {card['preset']} model ({card['parameters']:,} parameters) for {training['train_seconds']:.0f} s: "
+        f"{training['steps']:,} steps, {training['epochs']:.2f} passes over {data['train_messages']:,} messages{best}",
+        f"validation: {card['metrics']['valid_bits_per_char_packed']:.3f} bits/char "
+        "(`python -m trainer evaluate` compares it with the baselines)",
+        f"saved to {out_dir} (loss curve: {Path(out_dir) / LOSS_PLOT})",
+    ])
+
+
+def _quiet_tied_model(model) -> None:
+    """Say what transformers can't infer about a GPT-2 with tied embeddings, so it neither warns
+    nor guesses: its loss is the causal-LM loss (the class name doesn't say so), and the output
+    layer is the input embeddings (a saved checkpoint leaves `lm_head.weight` out; loading the
+    best one re-ties it instead of reporting it missing). Its advice to pass an attention mask
+    doesn't apply: packed blocks have no padding (the boundary token only doubles as the pad
+    id); it is silenced with the other library notices unless -v."""
+    model.loss_type = "ForCausalLM"
+    if model.config.tie_word_embeddings:
+        model._keys_to_ignore_on_save = ["lm_head.weight"]
 
 
 # ---------------------------------------------------------------- helpers
@@ -519,11 +554,7 @@ def run(args) -> int:
         args.data, args.out, preset=args.preset, max_time=args.max_time, max_steps=args.max_steps,
         base_model=args.base_model, resume=args.resume, precision=args.precision, progress=not args.no_progress,
     )
-    from trainer.model.checkpoint import load_card
-
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, one summary line (from the main process) is enough
-    card = load_card(out)
-    print(f"model: {out} ({card['preset']}, {card['parameters']:,} parameters, "
-          f"{card['training']['train_seconds']:.0f} s, validation ~{card['metrics']['valid_bits_per_char_packed']:.3f} bits/char)")
+    print(f"model: {out}")
     return 0
