@@ -126,10 +126,11 @@ class Generator:
     """A loaded checkpoint that makes chat messages. One caller at a time (calls are serialized)."""
 
     def __init__(self, model, tokenizer, card: dict, *, fingerprints=None, settings: SamplingSettings | None = None,
-                 filters=None, model_dir: Path | None = None):
+                 filters=None, model_dir: Path | None = None, lexicon=None):
         import torch
 
         from trainer.engine.safety import FilterChain
+        from trainer.engine.words import WordConstraint, new_word_tokens, token_texts
 
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -143,6 +144,10 @@ class Generator:
             raise StreamchatError("the tokenizer has no boundary (eos) token; this is not a streamchat checkpoint")
         self.boundary_id = tokenizer.eos_token_id
         config = model.config
+        texts = token_texts(tokenizer, model.get_output_embeddings().weight.shape[0])
+        self.new_word_tokens = new_word_tokens(texts)
+        # Without a lexicon (a checkpoint from before lexicons) words are not constrained.
+        self.words = WordConstraint(lexicon, texts) if lexicon is not None and len(lexicon) else None
         self.window = min(int(card.get("block_size") or 10**9),
                           int(getattr(config, "n_positions", None) or config.max_position_embeddings))
         self._lock = threading.Lock()
@@ -163,7 +168,7 @@ class Generator:
         fastest for the small presets, and much faster when other jobs share the cores
         (benchmarks/results/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, resolve_model
+        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, load_lexicon, resolve_model
         from trainer.engine.safety import FilterChain
 
         unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
@@ -175,6 +180,7 @@ class Generator:
         model_dir = resolve_model(model_dir)
         fingerprints = load_fingerprints(model_dir)
         model, tokenizer, card = load_checkpoint(model_dir)
+        lexicon = load_lexicon(model_dir)
 
         import torch
 
@@ -187,7 +193,7 @@ class Generator:
         logger.info("generator loaded from %s (%s parameters)", model_dir,
                     f"{sum(p.numel() for p in model.parameters()):,}")
         return cls(model, tokenizer, card, fingerprints=fingerprints, settings=sampling, filters=filters,
-                   model_dir=model_dir)
+                   model_dir=model_dir, lexicon=lexicon)
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -291,6 +297,7 @@ class Generator:
             self.model, prefix, boundary_id=self.boundary_id, num=settings.candidates, max_new_tokens=max_new,
             temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
             repetition_penalty=settings.repetition_penalty, penalty_ids=prompt_ids, generator=self._torch_rng,
+            words=self.words, first_allowed=self.new_word_tokens if echo else None,
         )
         base = self.filters.clean(echo)
         candidates = []

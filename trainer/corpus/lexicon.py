@@ -1,0 +1,87 @@
+"""The training lexicon: every word the model saw in its training messages.
+
+A small chat model spells: it builds words out of sub-word tokens, and a few percent of the
+time it builds ones nobody ever typed ("oncepusing", "gottr"). A viewer reads those as broken.
+The lexicon lets the engine keep to words of the channel's own chat (trainer/engine/words.py)
+and lets evaluation count invented words (trainer/evaluation/genmetrics.py).
+
+A *word* is a maximal run of letters, case-folded: `KEKW` and `kekw` are one word, `5Head`
+holds `head`, `don't` holds `don` and `t`. Scripts written without spaces (Chinese, Japanese,
+Thai, ...) are not split into words, so their characters count as non-letters here: a run of
+them is a phrase, not a word, and no lexicon could hold every phrase.
+
+A checkpoint carries its lexicon as `LEXICON_FILE`, one word a line, sorted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+LEXICON_FILE = "lexicon.txt"
+# An invented word is one of at least this many letters that the training messages never held:
+# one- and two-letter runs ("xd", "ur", the "t" of "don't") are too short to look broken.
+MIN_WORD_LETTERS = 3
+
+# Scripts whose letters don't make words here: those written without spaces (CJK ideographs,
+# kana, Thai, Lao, Khmer, Myanmar) and Hangul (spaced, but its syllables take particles so
+# freely that no word list of a channel's chat would cover them).
+_UNSPACED = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\uac00-\ud7af"  # Hangul syllables
+    "\U00020000-\U0003134f"  # CJK extensions
+)
+WORD = re.compile(rf"[^\W\d_{_UNSPACED}]+")
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, case-folded, in order."""
+    return [w.casefold() for w in WORD.findall(text)]
+
+
+class Lexicon:
+    """A sorted list of words: membership and "is a prefix of some word" in O(log n)."""
+
+    def __init__(self, entries: Iterable[str]):
+        self.words = sorted(set(entries))
+        self._set = frozenset(self.words)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> Lexicon:
+        found: set[str] = set()
+        for text in texts:
+            found.update(words(text))
+        return cls(found)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Lexicon:
+        with open(path, encoding="utf-8") as handle:
+            return cls(line.rstrip("\n") for line in handle if line.strip())
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._set
+
+    def is_prefix(self, start: str) -> bool:
+        """Whether some word begins with `start` (every word is a prefix of itself)."""
+        i = bisect.bisect_left(self.words, start)
+        return i < len(self.words) and self.words[i].startswith(start)
+
+    def may_end(self, word: str) -> bool:
+        """Whether a word may end here: known, or too short to count as invented."""
+        return len(word) < MIN_WORD_LETTERS or word in self._set
+
+    def invented(self, text: str) -> list[str]:
+        """The words of `text` that count as invented (unknown, `MIN_WORD_LETTERS`+ letters)."""
+        return [w for w in words(text) if not self.may_end(w)]
