@@ -27,7 +27,18 @@ def test_lexicon_membership_prefixes_and_invented_words(tmp_path):
     assert lexicon.may_end("xq")  # too short to count as invented
     assert lexicon.invented("HELLO chatt kekw, that was closed xd") == ["chatt", "closed"]
     lexicon.save(tmp_path / LEXICON_FILE)
-    assert Lexicon.load(tmp_path / LEXICON_FILE).words == lexicon.words
+    loaded = Lexicon.load(tmp_path / LEXICON_FILE)
+    assert (loaded.words, loaded.forms) == (lexicon.words, lexicon.forms)
+
+
+def test_mixed_case_spellings_are_kept_as_the_channel_writes_them():
+    lexicon = Lexicon.from_texts(["sodaH hello", "widepeepoHappy LUL", "lol LOL Lol"])
+    assert lexicon.forms == ["sodaH", "widepeepoHappy"]
+    for written in ("LUL", "lul", "Lul", "sodaH", "SODAH", "widepeepoHappy", "xD"):
+        assert lexicon.spelling_may_end(written), written
+    for written in ("lUL", "SodaH", "widEPEEPOHAPPY", "wideMeepo"):
+        assert not lexicon.spelling_may_end(written), written
+    assert lexicon.spelling_may_start("widepeepoH") and not lexicon.spelling_may_start("widEP")
 
 
 def test_a_trained_checkpoint_carries_the_lexicon_of_its_training_messages(tiny_checkpoint):
@@ -41,7 +52,7 @@ def test_a_trained_checkpoint_carries_the_lexicon_of_its_training_messages(tiny_
 
 
 TEXTS = ["", " he", "llo", " hel", "lo", "p", " chat", " x", "yz", ",", " K", "EKW", "!", " pog", "gers", "w",
-         " hello", "o!", "llo there"]
+         " hello", "o!", "llo there", " soda", "H", "h", "kw"]
 
 
 def _spell(constraint, tokens):
@@ -54,11 +65,11 @@ def _spell(constraint, tokens):
 
 
 def test_the_constraint_allows_exactly_the_spellings_of_known_words():
-    constraint = WordConstraint(Lexicon(["hello", "help", "chat", "kekw", "pog", "there"]), TEXTS)
+    constraint = WordConstraint(Lexicon(["hello", "help", "chat", "kekw", "pog", "there", "sodaH"]), TEXTS)
     ids = {text: i for i, text in enumerate(TEXTS)}
     assert _spell(constraint, [ids[" he"], ids["llo"], ids[","], ids[" chat"], ids[""]]) == ""
     assert _spell(constraint, [ids[" hel"], ids["p"], ids["!"]]) == ""
-    assert _spell(constraint, [ids[" K"], ids["EKW"]]) == "kekw"
+    assert _spell(constraint, [ids[" K"], ids["EKW"]]) == "KEKW"
     assert _spell(constraint, [ids[" hel"], ids["lo"], ids[" chat"]]) == "chat"
     assert _spell(constraint, [ids[" he"], ids["llo there"]]) == "there"  # a word ends inside a token
     assert _spell(constraint, [ids[" hel"], ids["llo there"]]) is None  # "helllo"
@@ -68,6 +79,10 @@ def test_the_constraint_allows_exactly_the_spellings_of_known_words():
     assert _spell(constraint, [ids[" hel"], ids[""]]) is None  # "hel" is only the start of a word
     assert _spell(constraint, [ids[" x"], ids["yz"]]) is None
     assert not constraint.allowed("")[ids[" x"]]  # no word starts with "x"
+    assert _spell(constraint, [ids[" soda"], ids["H"], ids["!"]]) == ""  # the emote as the channel writes it
+    assert _spell(constraint, [ids[" soda"], ids["h"], ids["!"]]) == ""  # or in plain lower case
+    assert _spell(constraint, [ids[" K"], ids["EKW"], ids["!"]]) == ""
+    assert _spell(constraint, [ids[" soda"], ids["H"], ids["kw"]]) is None  # "sodaHkw"
 
 
 def test_completions_may_only_start_with_a_new_word():

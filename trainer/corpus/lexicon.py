@@ -45,18 +45,38 @@ def words(text: str) -> list[str]:
     return [w.casefold() for w in WORD.findall(text)]
 
 
+def plain_case(word: str) -> bool:
+    """lower, UPPER or Title case: how anyone may type any word. Other mixes (`sodaH`,
+    `widepeepoHappy`) are an emote's own spelling, right only as the channel writes it."""
+    return word.islower() or word.isupper() or (word[:1].isupper() and word[1:].islower()) or len(word) < 2
+
+
+def _starts_some(sorted_items: list[str], start: str) -> bool:
+    i = bisect.bisect_left(sorted_items, start)
+    return i < len(sorted_items) and sorted_items[i].startswith(start)
+
+
 class Lexicon:
-    """A sorted list of words: membership and "is a prefix of some word" in O(log n)."""
+    """The words (case-folded) and the mixed-case spellings seen in training messages, as
+    sorted lists: membership and "is the beginning of some word" in O(log n).
+
+    The file holds one entry a line: words in lower case, and the mixed-case spellings
+    (`sodaH`) as they were written.
+    """
 
     def __init__(self, entries: Iterable[str]):
-        self.words = sorted(set(entries))
+        entries = set(entries)
+        self.forms = sorted(e for e in entries if not plain_case(e))
+        self.words = sorted({e.casefold() for e in entries})
         self._set = frozenset(self.words)
+        self._forms = frozenset(self.forms)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Lexicon:
         found: set[str] = set()
         for text in texts:
-            found.update(words(text))
+            for word in WORD.findall(text):
+                found.add(word if not plain_case(word) else word.casefold())
         return cls(found)
 
     @classmethod
@@ -64,8 +84,11 @@ class Lexicon:
         with open(path, encoding="utf-8") as handle:
             return cls(line.rstrip("\n") for line in handle if line.strip())
 
+    def entries(self) -> list[str]:
+        return sorted(set(self.words) | set(self.forms))
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
+        Path(path).write_text("".join(w + "\n" for w in self.entries()), encoding="utf-8")
 
     def __len__(self) -> int:
         return len(self.words)
@@ -74,13 +97,25 @@ class Lexicon:
         return word in self._set
 
     def is_prefix(self, start: str) -> bool:
-        """Whether some word begins with `start` (every word is a prefix of itself)."""
-        i = bisect.bisect_left(self.words, start)
-        return i < len(self.words) and self.words[i].startswith(start)
+        """Whether some word begins with `start` (case-folded; every word is a prefix of itself)."""
+        return _starts_some(self.words, start)
 
     def may_end(self, word: str) -> bool:
-        """Whether a word may end here: known, or too short to count as invented."""
+        """Whether a word (case-folded) may end here: known, or too short to count as invented."""
         return len(word) < MIN_WORD_LETTERS or word in self._set
+
+    def known(self, word: str) -> bool:
+        """Whether the training messages held this word (case-folded), whatever its length."""
+        return word in self._set
+
+    def spelling_may_start(self, written: str) -> bool:
+        """Whether `written`, as typed, can begin a word in a case the channel uses."""
+        return plain_case(written) or _starts_some(self.forms, written)
+
+    def spelling_may_end(self, written: str) -> bool:
+        """Whether `written` is a whole word in a case the channel uses (`LUL`, `lul`, `Lul`,
+        or an emote's own `sodaH`)."""
+        return plain_case(written) or written in self._forms
 
     def invented(self, text: str) -> list[str]:
         """The words of `text` that count as invented (unknown, `MIN_WORD_LETTERS`+ letters)."""

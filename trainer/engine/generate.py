@@ -151,7 +151,7 @@ class Generator:
         self.window = min(int(card.get("block_size") or 10**9),
                           int(getattr(config, "n_positions", None) or config.max_position_embeddings))
         self._lock = threading.Lock()
-        self._torch_rng = torch.Generator()
+        self._torch_rng = torch.Generator(device=next(model.parameters()).device)
         self._rng = random.Random(self.settings.seed)
         if self.settings.seed is None:
             self._torch_rng.seed()

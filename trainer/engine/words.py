@@ -47,7 +47,7 @@ def new_word_tokens(texts: list[str]) -> np.ndarray:
 
 
 class WordConstraint:
-    """Which tokens may come next, given the letters of the word in progress."""
+    """Which tokens may come next, given the letters of the word in progress, as written."""
 
     def __init__(self, lexicon: Lexicon, token_texts: list[str]):
         self.lexicon = lexicon
@@ -67,36 +67,43 @@ class WordConstraint:
             if PENDING in text:
                 self.fragment[i] = True
                 continue
-            folded = text.casefold()
-            runs = list(WORD.finditer(folded))
+            runs = list(WORD.finditer(text))
             if not runs:
                 continue
             first, last = runs[0], runs[-1]
             if first.start() == 0:
                 self.starts_with_letter[i] = True
                 self.lead[i] = first.group()
-                if first.end() == len(folded):
+                if first.end() == len(text):
                     self.all_letters[i] = True
                     continue
                 runs = runs[1:]
-            if runs and last.end() == len(folded):
+            if runs and last.end() == len(text):
                 self.trail[i] = last.group()
                 runs = runs[:-1]
-            inner_ok[i] = all(lexicon.may_end(run.group()) for run in runs)
+            inner_ok[i] = all(self._may_end(run.group()) for run in runs)
         # Allowed with no word in progress: what the token starts and ends must be possible.
         self.fresh = inner_ok.copy()
         for i in range(vocab):
             if self.all_letters[i]:
-                self.fresh[i] = lexicon.is_prefix(self.lead[i])
+                self.fresh[i] = self._may_start(self.lead[i])
             else:
-                if self.lead[i] and not lexicon.may_end(self.lead[i]):
+                if self.lead[i] and not self._may_end(self.lead[i]):
                     self.fresh[i] = False
-                if self.trail[i] and not lexicon.is_prefix(self.trail[i]):
+                if self.trail[i] and not self._may_start(self.trail[i]):
                     self.fresh[i] = False
-        self._tail_ok = inner_ok & np.array([not t or lexicon.is_prefix(t) for t in self.trail])
+        self._tail_ok = inner_ok & np.array([not t or self._may_start(t) for t in self.trail])
         self._no_letter_first = self.fresh & ~self.starts_with_letter
         self._letter_ids = np.flatnonzero(self.starts_with_letter).tolist()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _may_start(self, written: str) -> bool:
+        return self.lexicon.is_prefix(written.casefold()) and self.lexicon.spelling_may_start(written)
+
+    def _may_end(self, written: str) -> bool:
+        # Stricter than what counts as invented: short words must be known too, or the model
+        # would fill messages with two-letter scraps ("ru st").
+        return self.lexicon.known(written.casefold()) and self.lexicon.spelling_may_end(written)
 
     @classmethod
     def for_tokenizer(cls, lexicon: Lexicon, tokenizer, vocab_size: int | None = None) -> WordConstraint:
@@ -104,7 +111,7 @@ class WordConstraint:
 
     def allowed(self, partial: str) -> np.ndarray:
         """Bool mask over the vocabulary: tokens that may follow the word in progress `partial`
-        (case-folded letters; "" when none is in progress)."""
+        (its letters as written; "" when none is in progress)."""
         if not partial:
             return self.fresh
         if partial == PENDING:
@@ -113,16 +120,14 @@ class WordConstraint:
         if mask is not None:
             self._cache.move_to_end(partial)
             return mask
-        lexicon = self.lexicon
         # Tokens that don't start with a letter end the word: fine when it is a word.
-        mask = self._no_letter_first & ~self.fragment if lexicon.may_end(partial) \
-            else np.zeros_like(self.fresh)
+        mask = self._no_letter_first & ~self.fragment if self._may_end(partial) else np.zeros_like(self.fresh)
         for i in self._letter_ids:
             word = partial + self.lead[i]
             if self.all_letters[i]:
-                mask[i] = lexicon.is_prefix(word)
+                mask[i] = self._may_start(word)
             else:
-                mask[i] = self._tail_ok[i] and lexicon.may_end(word)
+                mask[i] = self._tail_ok[i] and self._may_end(word)
         self._cache[partial] = mask
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -138,4 +143,4 @@ class WordConstraint:
 
     def unfinished(self, partial: str) -> bool:
         """Whether a message cut off here would end in the middle of a word that isn't one."""
-        return partial != PENDING and not self.lexicon.may_end(partial)
+        return partial != PENDING and not self._may_end(partial)
