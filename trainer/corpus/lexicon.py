@@ -48,7 +48,8 @@ def words(text: str) -> list[str]:
 def plain_case(word: str) -> bool:
     """lower, UPPER or Title case: how anyone may type any word. Other mixes (`sodaH`,
     `widepeepoHappy`) are an emote's own spelling, right only as the channel writes it."""
-    return word.islower() or word.isupper() or (word[:1].isupper() and word[1:].islower()) or len(word) < 2
+    return word.islower() or word.isupper() or (word[:1].isupper() and word[1:].islower()) \
+        or len(word) < MIN_WORD_LETTERS
 
 
 def _starts_some(sorted_items: list[str], start: str) -> bool:
