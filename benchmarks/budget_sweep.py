@@ -126,7 +126,7 @@ def one(name: str, budget: str, out: Path) -> None:
               **evaluation._bpc_summary(bits, corpus.valid_streams, novel)}
     # 250 messages a batch (evaluate's 50 leaves a GPU idle): another random stream, the same measure.
     result["generation"], result["examples"], _ = evaluation.generation_figures(
-        corpus, samples=SAMPLES, draws=DRAWS, loaded=loaded, training_set=training, batch_size=250)
+        corpus, samples=SAMPLES, draws=DRAWS, loaded=loaded, training_set=training)
     with open(out / "budget_sweep.jsonl", "a") as handle:
         handle.write(json.dumps(result) + "\n")
     print(json.dumps({"name": name, "budget": budget, "train_s": result["train_s"], "bits_per_char": result["bits_per_char"],

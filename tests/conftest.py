@@ -25,17 +25,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-TINY_TRAIN_STEPS = 60  # a few seconds on one core; enough for the loss to fall clearly
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A real streamchat checkpoint: `data/sample/` prepared, then the tiny preset trained for
-    a few seconds. Session-scoped: every test that needs a real model shares this one."""
+    """The demo's model: `data/sample/` prepared, then the tiny preset trained as `bot local`
+    trains it (~15 s). Session-scoped: every test that needs a real model shares this one."""
+    from bot.local import SAMPLE_TRAIN_STEPS
     from trainer.ingest.prepare import prepare
     from trainer.model.train import train
 
     base = tmp_path_factory.mktemp("tiny_checkpoint")
     data = base / "data"
     prepare([REPO / "data" / "sample"], data, progress=False)
-    return train(data, base / "model", preset="tiny", max_steps=TINY_TRAIN_STEPS, progress=False)
+    return train(data, base / "model", preset="tiny", max_steps=SAMPLE_TRAIN_STEPS, progress=False)

@@ -154,7 +154,7 @@ def test_local_mode_without_a_model_says_how_to_make_one(tmp_path):
 def test_local_mode_trains_the_sample_model_when_there_is_none(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWITCH_", "STREAMCHAT_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "local", "--train-seconds", "3"],
+        [sys.executable, "-m", "bot", "local", "--train-steps", "30"],
         input="!chat hello\n", capture_output=True, text=True, cwd=tmp_path, timeout=300,
         env={**env, "OMP_NUM_THREADS": "1", "STREAMCHAT_SEND_INTERVAL": "0"},
     )

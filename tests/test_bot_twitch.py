@@ -113,6 +113,26 @@ def test_a_clear_uses_twitchs_time_when_its_clock_runs_ahead(tmp_path, generator
     asyncio.run(scenario())
 
 
+def test_a_completion_continues_after_the_viewers_words(tmp_path, generator):
+    """`!chat KEKW` is answered `KEKW <new words>`, never glued onto the prompt (`KEKWIN`)."""
+    prompts = ["KEKW", "gg", "who is the best player", "is this real?"]
+
+    async def scenario():
+        async with FakeTwitch(keepalive_interval=1) as fake:
+            async with RunningBot(bot_environment(fake, tmp_path), generator) as bot:
+                asks = {}
+                for i, prompt in enumerate(prompts * 3):
+                    asks[await fake.chat("streamer", f"viewer{i}", "!chat " + prompt)] = prompt
+                    await wait_idle(bot, fake)
+                replies = {s.reply_to: s.text for s in fake.accepted()}
+                assert len(replies) >= len(asks) - 2  # a rare candidate set may be all filtered
+                for ask, text in replies.items():
+                    prompt = asks[ask]
+                    assert text == prompt or text.startswith(prompt + " "), (prompt, text)
+
+    asyncio.run(scenario())
+
+
 def test_two_channels_keep_their_own_context_settings_and_files(tmp_path, generator):
     async def scenario():
         async with FakeTwitch(keepalive_interval=1) as fake:

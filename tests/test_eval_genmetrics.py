@@ -91,3 +91,24 @@ def test_generation_metrics_has_every_figure():
     assert metrics["copy_rate_3plus"] is not None
     assert 0.2 < metrics["realism_auc"] < 0.8
     assert set(metrics) >= {"one_word_rate", "real_one_word_rate", "words_histogram_distance", "distinct_1", "distinct_2"}
+
+
+def test_invented_rate_matches_a_hand_count():
+    from trainer.corpus.lexicon import Lexicon
+    from trainer.evaluation.genmetrics import invented_rate
+
+    lexicon = Lexicon.from_texts(["hello chat KEKW", "that was so close", "gg wp"])
+    outputs = [
+        "hello chat",  # known words
+        "HELLO Kekw gg",  # known, whatever the case
+        "helo chat",  # "helo": invented
+        "that was clsoe wp",  # "clsoe": invented
+        "xd ok gg",  # 2-letter words never count
+        None,  # nothing
+        "5Head that",  # "head": invented (the digit splits the run)
+        "日本語 chat",  # no spaced words besides "chat"
+    ]
+    assert invented_rate(outputs, lexicon) == pytest.approx(3 / 8)
+    figures = generation_metrics(outputs, real=["hello chat", "helo"] * 4, lexicon=lexicon)
+    assert figures["invented_rate"] == pytest.approx(3 / 8)
+    assert figures["real_invented_rate"] == pytest.approx(0.5)

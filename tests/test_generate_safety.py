@@ -200,7 +200,7 @@ def test_real_chat_mostly_passes(shared_data):
     import re
 
     from trainer.ingest.cleaning import clean_message
-    from trainer.engine.generate import _drop_placeholders
+    from trainer.engine.generate import drop_placeholders
 
     chain = FilterChain()
     lines = (shared_data / "sodapoppin-tcd").glob("*.txt")
@@ -209,7 +209,7 @@ def test_real_chat_mostly_passes(shared_data):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:20_000]:
             match = re.match(r"\[[^\]]*\] <[^>]*> (.*)", line)
             cleaned = clean_message(match.group(1)) if match else None
-            if cleaned and (text := chain.clean(_drop_placeholders(cleaned))):
+            if cleaned and (text := chain.clean(drop_placeholders(cleaned))):
                 texts.append(text)
     assert len(texts) > 5_000
     refused = [t for t in texts if chain.check(t) is not None]

@@ -100,7 +100,16 @@ class Candidate:
     rejected: str | None  # the filter's reason, or None when it may be posted
 
 
-def _drop_placeholders(text: str) -> str:
+def _settings(settings: dict) -> SamplingSettings:
+    unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
+    if unknown:
+        raise StreamchatError(f"unknown sampling settings: {', '.join(sorted(unknown))}")
+    sampling = SamplingSettings(**settings)
+    sampling.validate()
+    return sampling
+
+
+def drop_placeholders(text: str) -> str:
     """Remove the cleaner's `@user` stand-in for mentions: the bot never addresses someone at random."""
     from trainer.ingest.cleaning import MENTION
 
@@ -126,10 +135,11 @@ class Generator:
     """A loaded checkpoint that makes chat messages. One caller at a time (calls are serialized)."""
 
     def __init__(self, model, tokenizer, card: dict, *, fingerprints=None, settings: SamplingSettings | None = None,
-                 filters=None, model_dir: Path | None = None):
+                 filters=None, model_dir: Path | None = None, lexicon=None):
         import torch
 
         from trainer.engine.safety import FilterChain
+        from trainer.engine.words import WordConstraint, new_word_tokens, token_texts
 
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -143,10 +153,14 @@ class Generator:
             raise StreamchatError("the tokenizer has no boundary (eos) token; this is not a streamchat checkpoint")
         self.boundary_id = tokenizer.eos_token_id
         config = model.config
+        texts = token_texts(tokenizer, model.get_output_embeddings().weight.shape[0])
+        self.new_word_tokens = new_word_tokens(texts)
+        # Without a lexicon (a checkpoint from before lexicons) words are not constrained.
+        self.words = WordConstraint(lexicon, texts) if lexicon is not None and len(lexicon) else None
         self.window = min(int(card.get("block_size") or 10**9),
                           int(getattr(config, "n_positions", None) or config.max_position_embeddings))
         self._lock = threading.Lock()
-        self._torch_rng = torch.Generator()
+        self._torch_rng = torch.Generator(device=next(model.parameters()).device)
         self._rng = random.Random(self.settings.seed)
         if self.settings.seed is None:
             self._torch_rng.seed()
@@ -163,31 +177,44 @@ class Generator:
         fastest for the small presets, and much faster when other jobs share the cores
         (benchmarks/results/generate_speed.md). Other keywords are `SamplingSettings`.
         """
-        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, resolve_model
-        from trainer.engine.safety import FilterChain
+        from trainer.model.checkpoint import load_checkpoint, load_fingerprints, load_lexicon, resolve_model
 
-        unknown = set(settings) - {f.name for f in fields(SamplingSettings)}
-        if unknown:
-            raise StreamchatError(f"unknown sampling settings: {', '.join(sorted(unknown))}")
-        sampling = SamplingSettings(**settings)
-        sampling.validate()
+        sampling = _settings(settings)
         # Everything about the folder is checked before the (slow) torch import.
         model_dir = resolve_model(model_dir)
         fingerprints = load_fingerprints(model_dir)
         model, tokenizer, card = load_checkpoint(model_dir)
+        lexicon = load_lexicon(model_dir)
 
         import torch
 
         if threads:
             torch.set_num_threads(threads)
+        logger.info("generator loaded from %s (%s parameters)", model_dir,
+                    f"{sum(p.numel() for p in model.parameters()):,}")
+        return cls.for_model(model, tokenizer, card, model_dir=model_dir, fingerprints=fingerprints, lexicon=lexicon,
+                             banned_words=banned_words, extra_banned_words=extra_banned_words, **vars(sampling))
+
+    @classmethod
+    def for_model(cls, model, tokenizer, card: dict, *, model_dir: Path | None = None, fingerprints=None,
+                  lexicon=None, banned_words: Sequence[str] | None = None, extra_banned_words: Sequence[str] = (),
+                  **settings) -> Generator:
+        """The engine over a model already loaded (evaluation's, on whatever device it sits),
+        with the same filters and settings `load` gives the bot."""
+        from trainer.engine.safety import FilterChain
+
+        sampling = _settings(settings)
         filters = FilterChain(banned_words=banned_words, fingerprints=fingerprints,
                               max_words=sampling.max_words, max_emote_run=sampling.max_emote_run)
         for word in extra_banned_words:
             filters.add_banned_word(word)
-        logger.info("generator loaded from %s (%s parameters)", model_dir,
-                    f"{sum(p.numel() for p in model.parameters()):,}")
         return cls(model, tokenizer, card, fingerprints=fingerprints, settings=sampling, filters=filters,
-                   model_dir=model_dir)
+                   model_dir=model_dir, lexicon=lexicon)
+
+    def reseed(self, seed: int) -> None:
+        """Restart both random streams (evaluation draws are reproducible this way)."""
+        self._rng.seed(seed)
+        self._torch_rng.manual_seed(seed)
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -236,7 +263,7 @@ class Generator:
         text = strip_command_prefix(prompt)
         text = _tail(text, PROMPT_ECHO_CHARS, max(1, self.settings.max_words - 10))
         text = clean_message(text) or ""
-        return strip_command_prefix(_drop_placeholders(text))
+        return strip_command_prefix(drop_placeholders(text))
 
     def _context_texts(self, context: Sequence[str]) -> list[str]:
         from trainer.ingest.cleaning import clean_message
@@ -291,12 +318,13 @@ class Generator:
             self.model, prefix, boundary_id=self.boundary_id, num=settings.candidates, max_new_tokens=max_new,
             temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
             repetition_penalty=settings.repetition_penalty, penalty_ids=prompt_ids, generator=self._torch_rng,
+            words=self.words, first_allowed=self.new_word_tokens if echo else None,
         )
         base = self.filters.clean(echo)
         candidates = []
         for row, tokens in enumerate(samples.tokens):
             added = self.tokenizer.decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            text = self.filters.clean(echo + _drop_placeholders(added))
+            text = self.filters.clean(echo + drop_placeholders(added))
             if not sanitize(added) or text == base:
                 rejected = "nothing_added"
                 self.filters.counts[rejected] += 1

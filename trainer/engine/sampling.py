@@ -73,8 +73,8 @@ class LeanGPT2:
         self.act = (lambda t: F.gelu(t, approximate="tanh")) if act in ("gelu_new", "gelu_pytorch_tanh") \
             else transformer.h[0].mlp.act
         shape = (len(self.layers), batch, self.n_head, length, self.head_dim)
-        self.keys = torch.empty(shape, dtype=self.wte.dtype)
-        self.values = torch.empty(shape, dtype=self.wte.dtype)
+        self.keys = torch.empty(shape, dtype=self.wte.dtype, device=self.wte.device)
+        self.values = torch.empty(shape, dtype=self.wte.dtype, device=self.wte.device)
         self.length = 0  # positions filled
 
     @staticmethod
@@ -164,6 +164,18 @@ class _HFStepper:
         self.cache.batch_repeat_interleave(rows)
 
 
+def _allowed(words, partials: list[str], first: np.ndarray | None, num: int, vocab: int,
+             device) -> torch.Tensor | None:
+    """The [num, vocab] mask of tokens each row may draw now, or None when all are allowed."""
+    if words is None and first is None:
+        return None
+    masks = np.stack([words.allowed(p) for p in partials]) if words is not None else np.ones((num, vocab), bool)
+    if first is not None:
+        masks = masks & first
+    masks[~masks.any(axis=1)] = True  # nothing allowed: better an odd word than no message
+    return torch.from_numpy(masks).to(device)
+
+
 @torch.inference_mode()
 def sample(
     model,
@@ -180,6 +192,8 @@ def sample(
     min_new_tokens: int = 1,
     generator: torch.Generator | None = None,
     lean: bool | None = None,
+    words=None,
+    first_allowed: np.ndarray | None = None,
 ) -> Samples:
     """Sample `num` continuations of `prefix` (token ids) in one batch.
 
@@ -188,6 +202,10 @@ def sample(
     transformers define it: positive logits divided, negative ones multiplied. The boundary
     is forbidden for the first `min_new_tokens` steps, so a row never ends with nothing added.
     `lean=None` uses `LeanGPT2` when the model is a plain GPT-2, else the model's forward.
+    `words` (a `WordConstraint`, trainer/engine/words.py) keeps every row to known words;
+    `first_allowed` (a bool mask over the vocabulary) limits the first token, e.g. to tokens
+    that start a new word after a viewer's prompt. A row with no allowed token at all samples
+    unconstrained for that step rather than stall.
     """
     if not prefix:
         raise ValueError("the prefix needs at least one token (the boundary)")
@@ -200,22 +218,28 @@ def sample(
     stepper = LeanGPT2(model, num, len(prefix) + max_new_tokens) if lean else _HFStepper(model)
 
     # The shared prefix runs once, as one row; its cache is then copied to all rows.
-    logits = stepper.forward(torch.tensor([list(prefix)], dtype=torch.long)).float().expand(num, -1)
+    device = next(model.parameters()).device
+    logits = stepper.forward(torch.tensor([list(prefix)], dtype=torch.long, device=device)).float().expand(num, -1)
     stepper.repeat_first_row(num)
     vocab = logits.shape[-1]
 
-    seen = torch.zeros(num, vocab, dtype=torch.bool)
+    seen = torch.zeros(num, vocab, dtype=torch.bool, device=device)
     if repetition_penalty != 1.0 and penalty_ids:
-        seen[:, torch.tensor(sorted(set(penalty_ids)), dtype=torch.long)] = True
-    tokens = torch.full((num, max_new_tokens), boundary_id, dtype=torch.long)
-    logprobs = torch.zeros(num)
-    finished = torch.zeros(num, dtype=torch.bool)
-    length = torch.full((num,), max_new_tokens, dtype=torch.long)
-    rows = torch.arange(num)
+        seen[:, torch.tensor(sorted(set(penalty_ids)), dtype=torch.long, device=device)] = True
+    tokens = torch.full((num, max_new_tokens), boundary_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros(num, device=device)
+    finished = torch.zeros(num, dtype=torch.bool, device=device)
+    length = torch.full((num,), max_new_tokens, dtype=torch.long, device=device)
+    rows = torch.arange(num, device=device)
+    partials = [""] * num  # each row's word in progress, for `words`
+    word_starts = [0] * num  # the step whose token began it
 
     for step in range(max_new_tokens):
         model_logprobs = logits.log_softmax(dim=-1)
         scores = logits
+        allowed = _allowed(words, partials, first_allowed if step == 0 else None, num, vocab, device)
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, float("-inf"))
         if repetition_penalty != 1.0:
             penalized = torch.where(scores > 0, scores / repetition_penalty, scores * repetition_penalty)
             scores = torch.where(seen, penalized, scores)
@@ -231,14 +255,22 @@ def sample(
         logprobs += step_logprob.masked_fill(finished, 0.0)
         tokens[:, step] = next_ids
         ended = (next_ids == boundary_id) & ~finished
-        length = torch.where(ended, torch.tensor(step), length)
+        length = torch.where(ended, torch.tensor(step, device=device), length)
         finished |= ended
+        if words is not None:
+            for row, token in enumerate(next_ids.tolist()):
+                if not partials[row] or not words.all_letters[token]:
+                    word_starts[row] = step  # this token begins the word now in progress, if any
+                partials[row] = words.advance(partials[row], token)
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
         seen[rows, next_ids] = True
         logits = stepper.forward(next_ids[:, None]).float()
 
     lengths = length.tolist()
+    if words is not None:  # a row cut off inside a word drops that word rather than invent one
+        lengths = [word_starts[row] if not done and words.unfinished(partials[row]) else n
+                   for row, (n, done) in enumerate(zip(lengths, finished.tolist()))]
     return Samples(
         tokens=[row[:n] for row, n in zip(tokens.tolist(), lengths)],
         logprobs=logprobs.tolist(),

@@ -9,10 +9,10 @@ of the model's `block_size` that overlap by half, so every token is scored exact
 at least half a window of preceding chat as context. In fp32: on a CPU without native bf16,
 bf16 autocast gives the same figure and takes longer.
 
-Generation: free messages conditioned on real validation context (a random place in a
-validation stream, the 8-20 messages before it), from the raw model (no safety filter:
-evaluation measures the model) and from the word Markov chain, with the metrics of
-`trainer.evaluation.genmetrics` against the real messages. `evaluate_baselines` gives the baselines'
+Generation: messages conditioned on real validation context (a random place in a validation
+stream, the 8-20 messages before it), from the model through the bot's own engine (its
+settings, lexicon and filters: what a channel would read) and from the word Markov chain, with
+the metrics of `trainer.evaluation.genmetrics` against the real messages. `evaluate_baselines` gives the baselines'
 figures alone (what a model has to beat on a corpus).
 """
 
@@ -210,7 +210,9 @@ def model_generate(
     progress: bool = False,
     sampling: dict | None = None,
 ) -> list[str]:
-    """One raw sample of the model per context (no filter), with `sampling` (default `SAMPLING`).
+    """One raw sample of the model per context (no lexicon, no filter), with `sampling` (default
+    `SAMPLING`): for benchmarks that study the model's own distribution (sampling_realism.py);
+    `evaluate` measures the engine instead.
 
     Batched across contexts with left padding (masked): faster here than sampling each
     context on its own with the lean sampler of trainer/engine/sampling.py."""
@@ -340,23 +342,42 @@ def _evaluate(corpus: Corpus, *, samples: int, seed: int, loaded: LoadedModel | 
 
 
 def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: int = 1, loaded: LoadedModel | None = None,
-                       training_set=None, progress: bool = False, batch_size: int = 50) -> tuple[dict, list[dict], float]:
+                       training_set=None, progress: bool = False) -> tuple[dict, list[dict], float]:
     """Generation metrics of the model (when `loaded`) and the Markov chain, each the mean of
-    `draws` draws of `samples` free messages (seeds seed, seed + 1, ...); with the printed
-    examples of the first draw and the seconds the model spent generating. `batch_size` is
-    model_generate's (it changes the random stream, not what is measured)."""
-    from trainer.evaluation.baselines import MarkovChain
+    `draws` draws of `samples` messages after real context (seeds seed, seed + 1, ...); with
+    the printed examples of the first draw and the seconds the model spent generating.
+
+    The model speaks through the bot's own engine (trainer/engine/generate.py: its sampling
+    settings, lexicon and filters), so the figures are those of what a channel would read.
+    The cleaner's `@user` stand-in for a mention is dropped from every text compared (real,
+    Markov), as the engine drops it from what it posts: otherwise the classifier would only
+    learn that real chat mentions people."""
+    from tqdm.auto import tqdm
+
     from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
+    from trainer.corpus.lexicon import Lexicon
+    from trainer.engine.generate import Generator, drop_placeholders
+    from trainer.evaluation.baselines import MarkovChain
     from trainer.evaluation.genmetrics import generation_metrics, words_histogram
+    from trainer.model.checkpoint import load_lexicon
+
+    def plain(text: str) -> str:
+        return " ".join(drop_placeholders(text).split())
 
     if training_set is None:
         training_set = FingerprintSet.from_texts(corpus.train_texts)
+    lexicon = Lexicon.from_texts(corpus.train_texts)  # what "invented" means, the same for all three
     generation = {"samples": samples, "draws": draws, "context_messages": list(CONTEXT_MESSAGES)}
     chain = MarkovChain().fit(corpus.train_texts)
+    engine = None
     if loaded is not None:
         fingerprint_file = loaded.model_dir / FINGERPRINT_FILE  # what the model was trained on
         model_training = FingerprintSet.load(fingerprint_file) if fingerprint_file.is_file() else training_set
-        generation["sampling"] = {**SAMPLING, "max_new_tokens": MAX_NEW_TOKENS, "filtered": False}
+        engine = Generator.for_model(loaded.model, loaded.tokenizer, loaded.card, model_dir=loaded.model_dir,
+                                     fingerprints=model_training, lexicon=load_lexicon(loaded.model_dir), seed=seed)
+        generation["sampling"] = {**vars(engine.settings), "engine": True,
+                                  "lexicon": engine.words is not None}
+    real_all = [plain(t) for t in corpus.valid_texts]
     seconds = 0.0
     examples: list[dict] = []
     # One draw of 1,000 messages moves the realism AUC by about +-0.03: average several to compare.
@@ -364,16 +385,25 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
     for draw_seed in range(seed, seed + draws):
         places = sample_contexts(corpus.valid_streams, samples, seed=draw_seed)
         contexts = [context for context, _ in places]
-        real = [message for _, message in places]
-        common = {"real": real, "real_all": corpus.valid_texts, "emotes": corpus.emotes}
+        real = [plain(message) for _, message in places]
+        common = {"real": real, "real_all": real_all, "emotes": corpus.emotes, "lexicon": lexicon}
         outputs = {}
-        if loaded is not None:
+        shown = {}  # what each place got, for the printed examples (None: the engine stayed silent)
+        if engine is not None:
             start = time.perf_counter()
-            outputs["model"] = model_generate(loaded, contexts, seed=draw_seed, progress=progress, batch_size=batch_size)
+            engine.reseed(draw_seed)
+            # A channel of its own per place: the engine's memory of what it said must not
+            # reach from one sample into the next.
+            said = [engine.message(context, channel=f"evaluation-{i}")
+                    for i, context in enumerate(tqdm(contexts, desc="generating", unit="message", disable=not progress))]
             seconds += time.perf_counter() - start
-            metrics["model"].append(generation_metrics(outputs["model"], training=model_training, **common))
+            shown["model"] = said
+            outputs["model"] = [text for text in said if text]  # a silent engine posts nothing
+            figures = generation_metrics(outputs["model"], training=model_training, **common)
+            figures["silent_rate"] = 1 - len(outputs["model"]) / max(len(said), 1)
+            metrics["model"].append(figures)
         chain.rng.seed(draw_seed)
-        outputs["markov"] = [chain.generate(context) for context in contexts]
+        outputs["markov"] = [plain(chain.generate(context)) for context in contexts]
         metrics["markov"].append(generation_metrics(outputs["markov"], training=training_set, **common))
         if draw_seed == seed:
             # words per message of each generator and of the real messages (eval.png's histograms)
@@ -381,7 +411,8 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
                 name: words_histogram(texts).tolist() for name, texts in {**outputs, "real": real}.items()
             }
             examples = [
-                {"context": contexts[i][-3:], "real": real[i], **{name: out[i] for name, out in outputs.items()}}
+                {"context": contexts[i][-3:], "real": real[i],
+                 **{name: out[i] for name, out in {**outputs, **shown}.items()}}
                 for i in range(min(PRINTED_SAMPLES, len(places)))
             ]
     generation.update({name: _mean_metrics(per_draw) for name, per_draw in metrics.items() if per_draw})

@@ -10,6 +10,8 @@ are measured the same way:
   outputs, the figure quoted for Markov bots).
 - `distinct_n`: distinct n-grams / all n-grams over the outputs (distinct-1, distinct-2).
 - `emote_rate`: the share of words that are the channel's emotes.
+- `invented_rate`: the share of messages holding a word of 3+ letters that the training
+  messages never held (trainer/corpus/lexicon.py): made-up words that a viewer reads as broken.
 - `realism_auc`: cross-validated ROC AUC of a logistic regression on character n-grams
   telling real messages from generated ones; 0.5 = indistinguishable, 1.0 = always told apart.
 """
@@ -22,6 +24,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from trainer.corpus.fingerprints import FingerprintSet
+from trainer.corpus.lexicon import Lexicon
 
 HISTOGRAM_BINS = 11  # 0, 1, ..., 9 words, and 10 or more
 
@@ -86,6 +89,13 @@ def emote_rate(outputs: Sequence[str | None], emotes: Collection[str]) -> float:
     return sum(1 for w in words if w in emotes) / len(words) if words else 0.0
 
 
+def invented_rate(outputs: Sequence[str | None], lexicon: Lexicon) -> float:
+    """Share of messages (empty ones included) holding an invented word."""
+    if not outputs:
+        return 0.0
+    return sum(1 for o in outputs if lexicon.invented(_text(o))) / len(outputs)
+
+
 def realism_auc(generated: Sequence[str | None], real: Sequence[str], *, folds: int = 5, seed: int = 0) -> float | None:
     """Cross-validated ROC AUC of real-vs-generated on character 1-4-grams (0.5 = indistinguishable).
 
@@ -124,6 +134,7 @@ def generation_metrics(
     real_all: Sequence[str] | None = None,
     training: FingerprintSet | None = None,
     emotes: Collection[str] = (),
+    lexicon: Lexicon | None = None,
 ) -> dict:
     """All metrics of `outputs`; `real` = the real messages at the same places (as many),
     `real_all` = the real distribution to compare lengths and emotes with (default `real`)."""
@@ -150,5 +161,7 @@ def generation_metrics(
         "real_distinct_2": distinct_n(real, 2),
         "emote_rate": emote_rate(outputs, set(emotes)),
         "real_emote_rate": emote_rate(real_all, set(emotes)),
+        "invented_rate": invented_rate(outputs, lexicon) if lexicon is not None else None,
+        "real_invented_rate": invented_rate(real, lexicon) if lexicon is not None else None,
         "realism_auc": realism_auc(outputs, real),
     }

@@ -86,6 +86,7 @@ def format_report(result: dict) -> str:
     if generation:
         names = [name for name in ("model", "markov") if name in generation]
         rows = [
+            ("silent (all filtered)", "silent_rate", None, "{:.1%}"),
             ("empty rate", "empty_rate", None, "{:.1%}"),
             ("one-word rate", "one_word_rate", "real_one_word_rate", "{:.1%}"),
             ("mean words", "mean_words", "real_mean_words", "{:.2f}"),
@@ -96,6 +97,7 @@ def format_report(result: dict) -> str:
             ("distinct-1", "distinct_1", "real_distinct_1", "{:.3f}"),
             ("distinct-2", "distinct_2", "real_distinct_2", "{:.3f}"),
             ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
+            ("invented words", "invented_rate", "real_invented_rate", "{:.1%}"),
             ("realism AUC", "realism_auc", None, "{:.3f}"),
         ]
         header = "".join(f"{name:>10}" for name in names + ["real"])
@@ -103,8 +105,8 @@ def format_report(result: dict) -> str:
         title = f"generation, {generation['samples']} messages each" + (f", mean of {draws} draws" if draws > 1 else "")
         lines.append(f"{title:<33}{header}")
         for label, key, real_key, f in rows:
-            cells = "".join(f"{fmt(f, generation[name][key]):>10}" for name in names)
-            real = fmt(f, generation[names[0]][real_key]) if real_key else ""
+            cells = "".join(f"{fmt(f, generation[name].get(key)):>10}" for name in names)
+            real = fmt(f, generation[names[0]].get(real_key)) if real_key else ""
             lines.append(f"  {label:<31}{cells}{real:>10}")
         if draws > 1:
             for name in names:

@@ -151,7 +151,7 @@ def extend_with_emotes(model_dir: Path, emotes: list[str], out_dir: Path) -> Pat
     """
     import torch
 
-    from trainer.model.checkpoint import load_checkpoint, load_fingerprints, save_checkpoint
+    from trainer.model.checkpoint import load_checkpoint, load_fingerprints, load_lexicon, save_checkpoint
     from trainer.model.tokenizer import _byte_level, with_emotes, wrap
 
     model, tokenizer, card = load_checkpoint(model_dir)
@@ -174,7 +174,7 @@ def extend_with_emotes(model_dir: Path, emotes: list[str], out_dir: Path) -> Pat
     card = dict(card)
     card["emotes"] = all_emotes
     logger.info("added %d emote(s) to the tokenizer (%d tokens): %s", len(emotes), added, " ".join(emotes[:20]))
-    return save_checkpoint(model, extended, card, out_dir, load_fingerprints(model_dir))
+    return save_checkpoint(model, extended, card, out_dir, load_fingerprints(model_dir), lexicon=load_lexicon(model_dir))
 
 
 # ---------------------------------------------------------------- the decision

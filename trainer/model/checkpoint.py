@@ -6,6 +6,7 @@
       streamchat.json                                            the card (below)
       README.md                                                  the model card (trainer/model/modelcard.py)
       training_messages.u64                                      trainer/corpus/fingerprints.py
+      lexicon.txt                                                trainer/corpus/lexicon.py
       metrics.jsonl, loss.png                                    the training run, when trained here
 
 The card: {"format": "streamchat-checkpoint", "format_version": 1, "boundary": "<|endoftext|>",
@@ -34,6 +35,7 @@ from trainer.model.chatformat import BOUNDARY
 from trainer.errors import StreamchatError
 from trainer.fsutil import fsync_dir, fsync_tree
 from trainer.corpus.fingerprints import FINGERPRINT_FILE, FingerprintSet
+from trainer.corpus.lexicon import LEXICON_FILE, Lexicon
 from trainer.model.modelcard import generation_config, shareable_path, shareable_sources, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ def save_checkpoint(
     out_dir: str | Path,
     fingerprints: FingerprintSet | None = None,
     *,
+    lexicon: Lexicon | None = None,
     extra_files: dict[str, str | Path] | None = None,
     keep: tuple[str, ...] = (),
 ) -> Path:
@@ -132,6 +135,8 @@ def save_checkpoint(
         (tmp / CARD_FILE).write_text(json.dumps(full_card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if fingerprints is not None:
             fingerprints.save(tmp / FINGERPRINT_FILE)
+        if lexicon is not None:
+            lexicon.save(tmp / LEXICON_FILE)
         for name, source in (extra_files or {}).items():
             if Path(source).exists():
                 shutil.copyfile(source, tmp / name)
@@ -361,3 +366,15 @@ def resolve_model(path: str | Path) -> Path:
         f"(no {CURRENT} or {VERSIONS_DIR}/); point it at a folder written by `python -m trainer train` "
         "or at models/<name>/."
     )
+
+
+def load_lexicon(model_dir: str | Path) -> Lexicon | None:
+    """The words of the training messages, or None for a checkpoint saved before lexicons."""
+    path = Path(model_dir) / LEXICON_FILE
+    if not path.exists():
+        logger.info("%s has no %s: words are not kept to the training lexicon", model_dir, LEXICON_FILE)
+        return None
+    try:
+        return Lexicon.load(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise StreamchatError(f"cannot read {path}: {error}; retrain the checkpoint or delete the file") from error

@@ -454,6 +454,7 @@ def _train(data_dir: Path, out_dir: Path, run_dir: Path, *, preset, max_time, ma
         plot_losses(metrics_path, run_dir / LOSS_PLOT, card["training"]["best_step"])
         save_checkpoint(
             trainer.model, tokenizer, card, out_dir, FingerprintSet.from_texts(train_texts),
+            lexicon=_training_lexicon(train_texts, choices.init_from),
             extra_files={METRICS_FILE: metrics_path, LOSS_PLOT: run_dir / LOSS_PLOT},
         )
     trainer.accelerator.wait_for_everyone()  # other processes return once the checkpoint exists
@@ -488,6 +489,16 @@ def _quiet_tied_model(model) -> None:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _training_lexicon(train_texts, init_from: Path | None):
+    """The words this model has seen: its training messages', and a continued checkpoint's."""
+    from trainer.corpus.lexicon import Lexicon
+    from trainer.model.checkpoint import load_lexicon
+
+    lexicon = Lexicon.from_texts(train_texts)
+    earlier = load_lexicon(init_from) if init_from is not None else None
+    return Lexicon(lexicon.words + earlier.words) if earlier is not None else lexicon
 
 
 def _load_base_model(name: str):
