@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import string
 
@@ -32,8 +31,7 @@ def _made_of(message: str, words: set[str], emotes: dict[str, str]) -> bool:
 
 @pytest.mark.slow
 def test_the_demo_answers_in_words_of_the_sample(tiny_checkpoint, capsys):
-    card = json.loads((tiny_checkpoint / "streamchat.json").read_text(encoding="utf-8"))
-    corpus = load_prepared(card["data"]["dir"])
+    corpus = load_prepared(tiny_checkpoint.parent / "data")  # where the fixture prepared data/sample
     texts = [r.text for r in corpus.train + corpus.valid]
     words = {token.strip(PUNCTUATION).casefold() for text in texts for token in text.split()}
     emotes = {e.casefold(): e for e in corpus.emotes}

@@ -108,7 +108,7 @@ def _save_and_die_between_the_renames(target: Path) -> None:
 
     def killed_after_the_first(source, destination):
         renames.append(destination)
-        if len(renames) == 2:
+        if Path(destination) == target:  # the old one is aside, the new one not yet in place
             os.kill(os.getpid(), signal.SIGKILL)
         real_replace(source, destination)
 
