@@ -105,10 +105,6 @@ class Lexicon:
         """Whether a word (case-folded) may end here: known, or too short to count as invented."""
         return len(word) < MIN_WORD_LETTERS or word in self._set
 
-    def known(self, word: str) -> bool:
-        """Whether the training messages held this word (case-folded), whatever its length."""
-        return word in self._set
-
     def spelling_may_start(self, written: str) -> bool:
         """Whether `written`, as typed, can begin a word in a case the channel uses."""
         return plain_case(written) or _starts_some(self.forms, written)

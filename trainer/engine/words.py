@@ -103,11 +103,7 @@ class WordConstraint:
     def _may_end(self, written: str) -> bool:
         # Stricter than what counts as invented: short words must be known too, or the model
         # would fill messages with two-letter scraps ("ru st").
-        return self.lexicon.known(written.casefold()) and self.lexicon.spelling_may_end(written)
-
-    @classmethod
-    def for_tokenizer(cls, lexicon: Lexicon, tokenizer, vocab_size: int | None = None) -> WordConstraint:
-        return cls(lexicon, token_texts(tokenizer, vocab_size))
+        return written.casefold() in self.lexicon and self.lexicon.spelling_may_end(written)
 
     def allowed(self, partial: str) -> np.ndarray:
         """Bool mask over the vocabulary: tokens that may follow the word in progress `partial`
