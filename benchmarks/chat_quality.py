@@ -109,6 +109,13 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _merged(before: list[dict], rows: list[dict]) -> list[dict]:
+    """`before` with `rows` in place of the rows of the same name, new names appended."""
+    fresh = {r["name"]: r for r in rows}
+    kept = [fresh.pop(r["name"], r) for r in before]
+    return kept + list(fresh.values())
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["sets", "budget"])
@@ -123,7 +130,8 @@ def main(argv=None) -> int:
     if args.mode == "sets":
         jobs = [(name, 15) for name in (list(models) or SETS)]
     else:
-        jobs = [(f"{minutes} CPU-min", minutes) for minutes in BUDGET_MINUTES]
+        jobs = [(f"{minutes} CPU-min", minutes) for minutes in BUDGET_MINUTES
+                if not models or f"{minutes} CPU-min" in models]
     rows = []
     for name, minutes in jobs:
         data = Path(datas[name]) if name in datas else prepared(name if args.mode == "sets" else SETS[0])
@@ -138,7 +146,8 @@ def main(argv=None) -> int:
     results.update({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                                f"load average {os.getloadavg()[0]:.1f} at the end",
-                    args.mode: rows})
+                    # Rows measured before (other models of this mode) stay; a re-measured name is replaced.
+                    args.mode: _merged(results.get(args.mode, []), rows)})
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / "chat_quality.md").write_text(markdown(results))

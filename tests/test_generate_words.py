@@ -103,17 +103,15 @@ def test_constrained_messages_hold_no_invented_word_and_keep_their_length(tiny_c
     free.words = None
     kept = Generator.load(tiny_checkpoint, seed=1)
     context = ["hello chat", "KEKW", "what a play"]
-    free_out = [free.message(context) for _ in range(150)]
-    kept_out = [kept.message(context) for _ in range(150)]
-    assert len(_invented(free_out, lexicon)) > 15  # the tiny model does invent words...
+    # 400 messages each: a mean of ~2.8 words over 150 wanders by ±7 % between seeds alone.
+    free_out = [free.message(context) for _ in range(400)]
+    kept_out = [kept.message(context) for _ in range(400)]
+    assert len(_invented(free_out, lexicon)) > 40  # the tiny model does invent words...
     assert _invented(kept_out, lexicon) == []  # ...and the constraint keeps every one out
     free_words = statistics.mean(len(o.split()) for o in free_out if o)
     kept_words = statistics.mean(len(o.split()) for o in kept_out if o)
     print(f"words per message: free {free_words:.2f}, kept to the lexicon {kept_words:.2f}")
-    # The issue's bar is 10 %. The demo model of the merged trainer shortens by ~15 % (the
-    # constraint ends rows where the model would have spelt a new word); this guards against
-    # worse while that is open (issue 12's note).
-    assert abs(kept_words / free_words - 1) <= 0.20
+    assert abs(kept_words / free_words - 1) <= 0.10
 
 
 @pytest.mark.slow

@@ -52,6 +52,12 @@ def plain_case(word: str) -> bool:
         or len(word) < MIN_WORD_LETTERS
 
 
+def _plain_start(written: str) -> bool:
+    """Whether `written` can begin a lower, UPPER or Title case word."""
+    return written.islower() or written.isupper() or (written[:1].isupper() and written[1:].islower()) \
+        or not any(c.isalpha() and c.isupper() != c.islower() for c in written)  # scripts without case
+
+
 def _starts_some(sorted_items: list[str], start: str) -> bool:
     i = bisect.bisect_left(sorted_items, start)
     return i < len(sorted_items) and sorted_items[i].startswith(start)
@@ -106,8 +112,10 @@ class Lexicon:
         return len(word) < MIN_WORD_LETTERS or word in self._set
 
     def spelling_may_start(self, written: str) -> bool:
-        """Whether `written`, as typed, can begin a word in a case the channel uses."""
-        return plain_case(written) or _starts_some(self.forms, written)
+        """Whether `written`, as typed, can begin a word in a case the channel uses. Stricter
+        than `plain_case` for short pieces: `sA` may end as a two-letter word, but no longer
+        word is spelt that way, so a sampler that let it start would be stuck there."""
+        return _plain_start(written) or _starts_some(self.forms, written)
 
     def spelling_may_end(self, written: str) -> bool:
         """Whether `written` is a whole word in a case the channel uses (`LUL`, `lul`, `Lul`,
