@@ -113,7 +113,7 @@ def _merged(before: list[dict], rows: list[dict]) -> list[dict]:
     """`before` with `rows` in place of the rows of the same name, new names appended."""
     fresh = {r["name"]: r for r in rows}
     kept = [fresh.pop(r["name"], r) for r in before]
-    return kept + list(fresh.values())
+    return sorted(kept + list(fresh.values()), key=lambda r: r["steps"] if r["name"].endswith("CPU-min") else 0)
 
 
 def main(argv=None) -> int:
