@@ -113,7 +113,7 @@ def _merged(before: list[dict], rows: list[dict]) -> list[dict]:
     """`before` with `rows` in place of the rows of the same name, new names appended."""
     fresh = {r["name"]: r for r in rows}
     kept = [fresh.pop(r["name"], r) for r in before]
-    return sorted(kept + list(fresh.values()), key=lambda r: r["steps"] if r["name"].endswith("CPU-min") else 0)
+    return kept + list(fresh.values())
 
 
 def main(argv=None) -> int:
@@ -143,11 +143,13 @@ def main(argv=None) -> int:
 
     path = RESULTS / "chat_quality.json"
     results = json.loads(path.read_text()) if path.exists() else {}
+    rows = _merged(results.get(args.mode, []), rows)  # rows of other models measured before stay
+    if args.mode == "budget":
+        rows.sort(key=lambda r: r["steps"])
     results.update({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
                                f"load average {os.getloadavg()[0]:.1f} at the end",
-                    # Rows measured before (other models of this mode) stay; a re-measured name is replaced.
-                    args.mode: _merged(results.get(args.mode, []), rows)})
+                    args.mode: rows})
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1) + "\n")
     (RESULTS / "chat_quality.md").write_text(markdown(results))

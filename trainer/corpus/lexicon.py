@@ -45,17 +45,21 @@ def words(text: str) -> list[str]:
     return [w.casefold() for w in WORD.findall(text)]
 
 
+def _one_case(letters: str) -> bool:
+    """lower, UPPER or Title case."""
+    return letters.islower() or letters.isupper() or (letters[:1].isupper() and letters[1:].islower())
+
+
 def plain_case(word: str) -> bool:
     """lower, UPPER or Title case: how anyone may type any word. Other mixes (`sodaH`,
     `widepeepoHappy`) are an emote's own spelling, right only as the channel writes it."""
-    return word.islower() or word.isupper() or (word[:1].isupper() and word[1:].islower()) \
-        or len(word) < MIN_WORD_LETTERS
+    return _one_case(word) or len(word) < MIN_WORD_LETTERS
 
 
 def _plain_start(written: str) -> bool:
-    """Whether `written` can begin a lower, UPPER or Title case word."""
-    return written.islower() or written.isupper() or (written[:1].isupper() and written[1:].islower()) \
-        or not any(c.isalpha() and c.isupper() != c.islower() for c in written)  # scripts without case
+    """Whether `written` can begin a lower, UPPER or Title case word (or is of a script without
+    case)."""
+    return _one_case(written) or not any(c.isupper() or c.islower() for c in written)
 
 
 def _starts_some(sorted_items: list[str], start: str) -> bool:
