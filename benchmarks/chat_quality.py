@@ -50,7 +50,8 @@ def evaluated(name: str, model_dir: Path, data: Path, samples: int, draws: int) 
         "invented": {"model": gen["model"]["invented_rate"], "markov": gen["markov"]["invented_rate"],
                      "real": gen["model"]["real_invented_rate"]},
         "realism": {"model": gen["model"]["realism_auc"], "markov": gen["markov"]["realism_auc"],
-                    "model_draws": gen["model"]["realism_auc_draws"], "markov_draws": gen["markov"]["realism_auc_draws"]},
+                    "model_draws": gen["model"]["realism_auc_draws"], "markov_draws": gen["markov"]["realism_auc_draws"],
+                    "real": gen["markov"]["real_realism_auc"], "real_draws": gen["markov"]["real_realism_auc_draws"]},
         "words": {"model": gen["model"]["mean_words"], "markov": gen["markov"]["mean_words"],
                   "real": gen["model"]["real_mean_words"]},
         "silent_rate": gen["model"]["silent_rate"],
@@ -79,11 +80,18 @@ def spread(values: list[float]) -> str:
     return f"{min(values):.3f}-{max(values):.3f}"
 
 
+def floor(realism: dict) -> str:
+    """Other real chat of the same streams against the real messages: the best a generator can
+    score (rows measured before it was added have none)."""
+    return f"{realism['real']:.3f} ({spread(realism['real_draws'])})" if realism.get("real") is not None else "–"
+
+
 def markdown(results: dict) -> str:
     lines = ["# Chat quality: what viewers read (`benchmarks/chat_quality.py`)", "",
              f"{results.get('when', '')}, {results.get('machine', '')}. Realism: cross-validated AUC of a "
              "character n-gram classifier telling generated from real held-out messages (0.5 = "
-             "indistinguishable), mean of the draws with their range. Invented: share of messages "
+             "indistinguishable), mean of the draws with their range; other real chat: real messages from "
+             "elsewhere in the same held-out streams, told from the real ones the same way (the floor). Invented: share of messages "
              "holding a word of 3+ letters the training split never held.", ""]
     for mode, title in (("sets", "The small preset on each set"), ("budget", "sodapoppin against CPU budget")):
         rows = results.get(mode)
@@ -91,14 +99,15 @@ def markdown(results: dict) -> str:
             continue
         lines += [f"## {title}", "",
                   "| | steps | bits/char (x 5-gram) | invented: model / chain / real | realism: model (range) | "
-                  "realism: chain (range) | words: model / real | silent |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "realism: chain (range) | realism: other real chat | words: model / real | silent |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             inv, real = r["invented"], r["realism"]
             lines.append(
                 f"| {r['name']} | {r['steps']:,} | {r['bpc_model']:.3f} ({r['bpc_ratio']:.2f}x) | "
                 f"{inv['model']:.1%} / {inv['markov']:.1%} / {inv['real']:.1%} | "
                 f"{real['model']:.3f} ({spread(real['model_draws'])}) | {real['markov']:.3f} ({spread(real['markov_draws'])}) | "
+                f"{floor(real)} | "
                 f"{r['words']['model']:.2f} / {r['words']['real']:.2f} | {r['silent_rate']:.1%} |")
         lines.append("")
         for r in rows:

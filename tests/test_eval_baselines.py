@@ -165,3 +165,5 @@ def test_baselines_on_real_chat(shared_data, tmp_path):
     markov = result["generation"]["markov"]
     assert markov["empty_rate"] == 0.0 and markov["copy_rate_all"] > 0.3
     assert 0.35 < markov["realism_auc"] < 0.7  # copies of real chat are hard to tell from it
+    # the floor: other real messages of the same streams against the real ones, chance plus noise
+    assert abs(markov["real_realism_auc"] - 0.5) < 0.1

@@ -158,6 +158,8 @@ def test_evaluate_reports_model_baselines_and_generation(checkpoint, corpus):
     for name in ("model", "markov"):
         metrics = generation[name]
         assert metrics["count"] == 24 and 0 <= metrics["realism_auc"] <= 1
+        assert 0 <= metrics["real_realism_auc"] <= 1  # the floor: other real chat against real chat
+    assert generation["model"]["real_realism_auc"] == generation["markov"]["real_realism_auc"]
     assert len(result["examples"]) == 12
     json.dumps(result)  # serializable as is
 

@@ -47,6 +47,7 @@ CONTEXT_MESSAGES = (8, 20)  # how many real messages precede each generated one
 SAMPLING = {"temperature": 1.0, "top_p": 0.95, "top_k": 0}
 MAX_NEW_TOKENS = 40
 PRINTED_SAMPLES = 12
+OTHER_REAL_SEED = 1_000_003  # offset of the draws of "other real chat" (the realism floor) from the draw seeds
 DEFAULT_SAMPLES = 1000  # per draw: the README's figures are draws of 1,000 messages
 EVAL_PLOT = "eval.png"
 LOGITS_BUDGET = 64 * 1024 * 1024  # floats of logits per forward batch (256 MB)
@@ -286,6 +287,8 @@ def _mean_metrics(per_draw: list[dict]) -> dict:
         values = [d[key] for d in per_draw]
         mean[key] = float(np.mean(values)) if all(isinstance(v, (int, float)) for v in values) else first
     mean["realism_auc_draws"] = [d["realism_auc"] for d in per_draw]
+    if "real_realism_auc" in per_draw[0]:
+        mean["real_realism_auc_draws"] = [d["real_realism_auc"] for d in per_draw]
     return mean
 
 
@@ -358,7 +361,7 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
     from trainer.corpus.lexicon import Lexicon
     from trainer.engine.generate import Generator, drop_placeholders
     from trainer.evaluation.baselines import MarkovChain
-    from trainer.evaluation.genmetrics import generation_metrics, words_histogram
+    from trainer.evaluation.genmetrics import generation_metrics, realism_auc, words_histogram
     from trainer.model.checkpoint import load_lexicon
 
     def plain(text: str) -> str:
@@ -386,6 +389,11 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
         places = sample_contexts(corpus.valid_streams, samples, seed=draw_seed)
         contexts = [context for context, _ in places]
         real = [plain(message) for _, message in places]
+        # The floor any generator can reach: other real messages of the same streams, told
+        # from these by the same classifier (0.5 plus the classifier's own noise).
+        other_real = [plain(message) for _, message in
+                      sample_contexts(corpus.valid_streams, samples, seed=draw_seed + OTHER_REAL_SEED)]
+        floor = realism_auc(other_real, real)
         common = {"real": real, "real_all": real_all, "emotes": corpus.emotes, "lexicon": lexicon}
         outputs = {}
         shown = {}  # what each place got, for the printed examples (None: the engine stayed silent)
@@ -401,10 +409,11 @@ def generation_figures(corpus: Corpus, *, samples: int, seed: int = 0, draws: in
             outputs["model"] = [text for text in said if text]  # a silent engine posts nothing
             figures = generation_metrics(outputs["model"], training=model_training, **common)
             figures["silent_rate"] = 1 - len(outputs["model"]) / max(len(said), 1)
-            metrics["model"].append(figures)
+            metrics["model"].append({**figures, "real_realism_auc": floor})
         chain.rng.seed(draw_seed)
         outputs["markov"] = [plain(chain.generate(context)) for context in contexts]
-        metrics["markov"].append(generation_metrics(outputs["markov"], training=training_set, **common))
+        metrics["markov"].append({**generation_metrics(outputs["markov"], training=training_set, **common),
+                                  "real_realism_auc": floor})
         if draw_seed == seed:
             # words per message of each generator and of the real messages (eval.png's histograms)
             generation["words_histograms"] = {

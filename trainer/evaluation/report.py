@@ -44,6 +44,8 @@ def verdict(result: dict) -> str:
         noise = spread * math.sqrt(2 / draws)
         gap = model["realism_auc"] - markov["realism_auc"]
         figures = f"realism {model['realism_auc']:.3f} vs {markov['realism_auc']:.3f}"
+        if markov.get("real_realism_auc") is not None:
+            figures += f"; other real chat {markov['real_realism_auc']:.3f}"
         if abs(gap) <= noise:
             parts.append(f"its messages are as hard to tell from real chat as the Markov bot's ({figures}, "
                          f"within the draw-to-draw noise of ±{noise:.3f})")
@@ -98,7 +100,8 @@ def format_report(result: dict) -> str:
             ("distinct-2", "distinct_2", "real_distinct_2", "{:.3f}"),
             ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
             ("invented words", "invented_rate", "real_invented_rate", "{:.1%}"),
-            ("realism AUC", "realism_auc", None, "{:.3f}"),
+            # "real": other real messages of the same streams against these, the floor of the AUC
+            ("realism AUC", "realism_auc", "real_realism_auc", "{:.3f}"),
         ]
         header = "".join(f"{name:>10}" for name in names + ["real"])
         draws = generation.get("draws", 1)
