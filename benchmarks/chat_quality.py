@@ -4,6 +4,7 @@ several channels, and what a longer CPU budget buys on one.
     .venv/bin/python benchmarks/chat_quality.py sets      # the small preset on each set (~2 h alone)
     .venv/bin/python benchmarks/chat_quality.py budget    # sodapoppin at 5, 15 and 60 CPU-minutes
     ... --model NAME=DIR --data NAME=DIR                  # evaluate models already trained
+    ... sets --set fl0m-tsv                               # one set only
 
 Budgets are optimizer steps, not seconds, so a busy machine measures the same model as a quiet
 one: on the 2-core Intel Xeon the `small` preset makes ~300 steps a minute on quiet cores
@@ -130,6 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("mode", choices=["sets", "budget"])
     parser.add_argument("--model", action="append", default=[], metavar="NAME=DIR", help="an already trained model")
     parser.add_argument("--data", action="append", default=[], metavar="NAME=DIR", help="its prepared corpus")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME",
+                        help="sets mode: this set only (trained here unless --model gives it); repeatable")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--draws", type=int, default=5)
     args = parser.parse_args(argv)
@@ -137,7 +140,7 @@ def main(argv=None) -> int:
     datas = dict(item.split("=", 1) for item in args.data)
 
     if args.mode == "sets":
-        jobs = [(name, 15) for name in (list(models) or SETS)]
+        jobs = [(name, 15) for name in (list(dict.fromkeys(list(models) + args.set)) or SETS)]
     else:
         jobs = [(f"{minutes} CPU-min", minutes) for minutes in BUDGET_MINUTES
                 if not models or f"{minutes} CPU-min" in models]
