@@ -37,12 +37,16 @@ def plot_evaluation(result: dict, out_path: Path) -> Path:
     bpc_axis.set_title("held-out chat")
     bpc_axis.legend(fontsize=8)
 
-    measures = [("realism AUC", "realism_auc", 0.5), ("invented-word rate", "invented_rate", "real_invented_rate")]
+    # real chat's own realism: other real messages against the real ones (0.5 in evaluations
+    # made before that was measured)
+    measures = [("realism AUC", "realism_auc", "real_realism_auc"),
+                ("invented-word rate", "invented_rate", "real_invented_rate")]
     shown = [(label, key, real) for label, key, real in measures
              if any((generation.get(n) or {}).get(key) is not None for n in ("model", "markov"))]
     for j, (label, key, real) in enumerate(shown):
         values = {name: (generation.get(name) or {}).get(key) for name in ("model", "markov")}
-        values["real"] = real if isinstance(real, float) else (generation.get("model") or {}).get(real)
+        values["real"] = next((generation[n][real] for n in ("model", "markov")
+                               if (generation.get(n) or {}).get(real) is not None), 0.5 if key == "realism_auc" else None)
         for i, name in enumerate(("model", "markov", "real")):
             if values[name] is None:
                 continue
