@@ -253,14 +253,16 @@ def generation_table(gen: dict) -> list[str]:
             ("verbatim training copies among 3+-word outputs", "copy_rate_3plus", None, "{:.1%}"),
             ("distinct-1 / distinct-2", None, None, None),
             ("emote rate", "emote_rate", "real_emote_rate", "{:.1%}"),
-            ("realism AUC (0.5: indistinguishable from real)", "realism_auc", None, "{:.3f}")]
+            # real: other real messages of the same streams against these (the floor)
+            ("realism AUC (0.5: indistinguishable from real)", "realism_auc", "real_realism_auc", "{:.3f}")]
     sampling = gen.get("sampling", {})
     draws = gen.get("draws", 1)
     lines = ["", f"Free generation on {MAIN_SET}: {gen['samples']} messages"
              + (f" in each of {draws} draws (the mean below)" if draws > 1 else "")
              + f", each after {gen['context_messages'][0]}-"
-             f"{gen['context_messages'][1]} real validation messages; the model sampled raw (no filter) at temperature "
-             f"{sampling.get('temperature')}, top-p {sampling.get('top_p')}.", "",
+             f"{gen['context_messages'][1]} real validation messages; the model "
+             + ("through the bot's engine (its lexicon and filters)" if sampling.get("engine") else "sampled raw (no filter)")
+             + f" at temperature {sampling.get('temperature')}, top-p {sampling.get('top_p')}.", "",
              "| | model | Markov chain (order 2) | real |", "|---|---|---|---|"]
     for label, key, real_key, form in rows:
         if key is None:
@@ -268,7 +270,7 @@ def generation_table(gen: dict) -> list[str]:
             real = f"{markov['real_distinct_1']:.2f} / {markov['real_distinct_2']:.2f}"
         else:
             cells = [form.format(m[key]) if key in m else "–" for m in (model, markov)]
-            real = form.format(markov[real_key]) if real_key else "–"
+            real = form.format(markov[real_key]) if markov.get(real_key) is not None else "–"
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {real} |")
     if draws > 1:
         model_draws, markov_draws = (" / ".join(f"{v:.3f}" for v in m.get("realism_auc_draws", [])) for m in (model, markov))
