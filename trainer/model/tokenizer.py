@@ -50,6 +50,8 @@ def vocab_size_for(n_chars: int) -> int:
     week of a big channel's chat, a few hundred for a tiny sample. Rounded to 64.
     Small on purpose: on a CPU the output layer over the vocabulary is a large share of
     each step, and 2k beat 3.7k and 1k in equal-time runs (benchmarks/results/train_presets.md).
+    Chat of longer messages does not want more: on irc-client-2016 (4 words a message) 4k
+    lost to the 1.6k this gives, at equal CPU time (benchmarks/results/chat_quality.md).
     """
     size = 0.88 * math.sqrt(max(n_chars, 1))
     return int(min(MAX_VOCAB, max(MIN_VOCAB, round(size / 64) * 64)))
