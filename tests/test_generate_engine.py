@@ -412,3 +412,17 @@ def test_cli_generate(random_checkpoint, tmp_path):
     out = _cli(tmp_path / "nothing-here")
     assert out.returncode == 2 and "error: no model at" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_low_temperature_still_answers(tiny_checkpoint):
+    """At temperature 0.5 the demo model's likeliest replies to `hello` are training messages,
+    which the copy rule refuses; rounds after a fully refused one warm up towards 1, so the
+    viewer still gets an answer (without it a third of these calls came back empty)."""
+    gen = Generator.load(tiny_checkpoint, seed=3)
+    gen.settings.temperature = 0.5
+    replies = [gen.complete("hello", channel=f"viewer-{i}") for i in range(40)]
+    assert all(r is not None and r.startswith("hello ") for r in replies), replies
+    assert gen.filters.counts["training_copy"] > 0  # the situation the warming is for
+    assert [gen._round_temperature(a) for a in range(4)] == [0.5, 0.75, 1.0, 1.0]
+    gen.settings.temperature = 1.3  # above 1: every round at the setting
+    assert {gen._round_temperature(a) for a in range(3)} == {1.3}

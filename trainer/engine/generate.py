@@ -40,6 +40,7 @@ from trainer.errors import StreamchatError
 logger = logging.getLogger(__name__)
 
 PROMPT_ECHO_CHARS = 300  # the most of a viewer's prompt echoed back; longer prompts keep their end
+RETRY_WARMING = 0.25  # temperature added per round after one whose candidates were all refused
 MAX_CONTEXT_MESSAGES = 200  # only the latest messages can fit any window; don't tokenize more
 
 
@@ -284,8 +285,9 @@ class Generator:
             # the whole-word match: refuse before sampling.
             return None
         texts = self._context_texts(context)
-        for _ in range(self.settings.attempts):
-            survivors = [c for c in self._sample_round(echo, texts, allow_mention, channel) if c.rejected is None]
+        for attempt in range(self.settings.attempts):
+            survivors = [c for c in self._sample_round(echo, texts, allow_mention, channel, attempt)
+                         if c.rejected is None]
             if survivors:
                 chosen = self._choose(survivors)
                 self.filters.remember(chosen.text, channel)
@@ -304,8 +306,16 @@ class Generator:
         prefix = context_ids(self.tokenizer, texts, room - len(prompt_ids)) + prompt_ids
         return prefix, prompt_ids, max_new
 
+    def _round_temperature(self, attempt: int) -> float:
+        """The setting on the first round; later rounds warm up towards 1 (never past the setting
+        or 1). A low temperature collapses onto the likeliest continuations, which are often
+        verbatim training messages the copy rule refuses: at 0.5 the demo model stayed silent on
+        a third of `!chat hello`."""
+        chosen = self.settings.temperature
+        return max(chosen, min(1.0, chosen + RETRY_WARMING * attempt))
+
     def _sample_round(self, echo: str, texts: list[str], allow_mention: str | None,
-                      channel: str | None) -> list[Candidate]:
+                      channel: str | None, attempt: int = 0) -> list[Candidate]:
         from trainer.text import sanitize
         from trainer.engine.sampling import sample
 
@@ -316,7 +326,7 @@ class Generator:
         prefix, prompt_ids, max_new = self._prefix(echo, texts)
         samples = sample(
             self.model, prefix, boundary_id=self.boundary_id, num=settings.candidates, max_new_tokens=max_new,
-            temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
+            temperature=self._round_temperature(attempt), top_p=settings.top_p, top_k=settings.top_k,
             repetition_penalty=settings.repetition_penalty, penalty_ids=prompt_ids, generator=self._torch_rng,
             words=self.words, first_allowed=self.new_word_tokens if echo else None,
         )
